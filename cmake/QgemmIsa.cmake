@@ -1,0 +1,57 @@
+# Per-ISA kernel objects. Each ISA's sources are compiled with that ISA's flags and nothing
+# else; the rest of the library stays at the baseline ISA, so libqgemm.a runs on any CPU of
+# its architecture and dispatch decides at run time. Adding an ISA = a folder under kernels/
+# plus one qgemm_isa() line below.
+
+set(QGEMM_ISA_FLAGS_avx2       -mavx2 -mfma -mf16c)
+set(QGEMM_ISA_FLAGS_avx512bw   -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c)
+set(QGEMM_ISA_FLAGS_avxvnni    -mavx2 -mfma -mf16c -mavxvnni)
+set(QGEMM_ISA_FLAGS_avx512vnni -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mfma -mf16c)
+set(QGEMM_ISA_FLAGS_neon       -march=armv8-a)
+set(QGEMM_ISA_FLAGS_dotprod    -march=armv8.2-a+dotprod)
+set(QGEMM_ISA_FLAGS_i8mm       -march=armv8.2-a+dotprod+i8mm)
+
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+  set(QGEMM_ARCH x86)
+  set(QGEMM_ARCH_ISAS avx2 avx512bw avxvnni avx512vnni)
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
+  set(QGEMM_ARCH arm)
+  set(QGEMM_ARCH_ISAS neon dotprod i8mm)
+else()
+  set(QGEMM_ARCH none)
+  set(QGEMM_ARCH_ISAS)
+endif()
+
+# qgemm_add_isa_kernels(target): for every ISA of this architecture whose folder
+# kernels/<arch>/<isa>/ holds sources, builds them as an object library with the ISA's flags,
+# links them into `target` and defines QGEMM_BUILT_<ISA>=1 for the dispatch table.
+option(QGEMM_X86_EMULATION "Compile the x86 kernels against SIMDe (no native intrinsics) and report every x86 ISA as available: tests kernels on CPUs that lack them; never for speed" OFF)
+
+function(qgemm_add_isa_kernels target)
+  set(built)
+  if(QGEMM_X86_EMULATION AND QGEMM_ARCH STREQUAL "x86")
+    target_compile_definitions(${target} PRIVATE QGEMM_SIMDE_EMULATION=1)
+  endif()
+  foreach(isa IN LISTS QGEMM_ARCH_ISAS)
+    string(TOUPPER ${isa} ISA)
+    option(QGEMM_ENABLE_${ISA} "Build the ${isa} kernels" ON)
+    file(GLOB srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/kernels/${QGEMM_ARCH}/${isa}/*.cpp)
+    if(NOT QGEMM_ENABLE_${ISA} OR NOT srcs)
+      continue()
+    endif()
+    add_library(qgemm_${isa} OBJECT ${srcs})
+    target_include_directories(qgemm_${isa} PRIVATE
+      ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/kernels ${PROJECT_SOURCE_DIR}/src)
+    if(QGEMM_X86_EMULATION AND QGEMM_ARCH STREQUAL "x86")
+      target_compile_definitions(qgemm_${isa} PRIVATE QGEMM_SIMDE_EMULATION=1 SIMDE_NO_NATIVE=1)
+      target_compile_options(qgemm_${isa} PRIVATE -ffp-contract=off -Wall -Wextra -Wno-psabi)
+    else()
+      target_compile_options(qgemm_${isa} PRIVATE ${QGEMM_ISA_FLAGS_${isa}} -ffp-contract=off -Wall -Wextra)
+    endif()
+    target_sources(${target} PRIVATE $<TARGET_OBJECTS:qgemm_${isa}>)
+    target_compile_definitions(${target} PRIVATE QGEMM_BUILT_${ISA}=1)
+    list(APPEND built ${isa})
+  endforeach()
+  message(STATUS "qgemm: kernels built for: scalar ${built}")
+  set(QGEMM_BUILT_ISAS scalar ${built} PARENT_SCOPE)
+endfunction()

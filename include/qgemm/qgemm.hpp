@@ -1,0 +1,174 @@
+// qgemm public C++ API: exact u8 x s8 -> int32 GEMM over packed weights, with fused
+// output stages (int32, fixed-point or float-multiplier requantization to u8/s8, float).
+// The arithmetic every ISA reproduces bit for bit is stated in README.md ("Arithmetic").
+// No exception crosses this API: every call returns a Status, and on error nothing is
+// written to the output. last_error_message() gives the reason in words.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace qgemm {
+
+// ---------------------------------------------------------------------------------------
+// Status codes. Each bad input has its own code; last_error_message() says which argument.
+enum class Status : int32_t {
+  ok = 0,
+  null_pointer = 1,           // a required pointer is null
+  negative_dimension = 2,     // M, N or K < 0 (0 is a valid, empty call)
+  bad_leading_dimension = 3,  // lda < K, ldb too small, or ldc < N
+  bad_zero_point = 4,         // za outside [0,255], zb outside [-128,127], output zp outside its type
+  overflow_risk = 5,          // worst-case |accumulator| could exceed INT32_MAX
+  unsupported_isa = 6,        // the ISA is not built into this library or this CPU lacks it
+  bad_output_params = 7,      // multiplier/shift/scale/clamp/bias inconsistent or out of range
+  packed_isa_mismatch = 8,    // weights were packed for another ISA than the one now selected
+  out_of_memory = 9,
+  bad_argument = 10,          // anything else (unknown enum value, unknown ISA name, ...)
+};
+
+// Short fixed name of a status ("ok", "null_pointer", ...).
+const char* status_name(Status s) noexcept;
+// Detailed message of the last failing call made on this thread ("" after a success).
+const char* last_error_message() noexcept;
+
+// ---------------------------------------------------------------------------------------
+// Instruction sets. Dispatch picks the best one the CPU can run, in this priority order:
+// x86-64: avx512vnni > avxvnni > avx512bw > avx2 > scalar; aarch64: i8mm > dotprod > neon > scalar.
+enum class Isa : int32_t {
+  scalar = 0,
+  avx2 = 1,
+  avx512bw = 2,
+  avxvnni = 3,
+  avx512vnni = 4,
+  neon = 5,
+  dotprod = 6,
+  i8mm = 7,
+};
+constexpr int kIsaCount = 8;
+
+// Lower-case name as accepted by QGEMM_ISA ("scalar", "avx2", ...).
+const char* isa_name(Isa isa) noexcept;
+// Parses an ISA name; Status::bad_argument for an unknown name.
+Status isa_from_name(const char* name, Isa* out) noexcept;
+// True when this library was built with kernels for `isa` and this CPU (and OS) can run them.
+bool isa_available(Isa isa) noexcept;
+// The ISA new calls use now: the best available one, or the one forced by QGEMM_ISA or set_isa().
+Isa active_isa() noexcept;
+// Forces every later call (all threads) onto `isa`. Status::unsupported_isa if it is not
+// available; the previous choice is then kept. Weights must be packed after the change.
+Status set_isa(Isa isa) noexcept;
+// Back to the best available ISA, ignoring QGEMM_ISA.
+void reset_isa() noexcept;
+// Name of the microkernel the last successful gemm() on this thread ran, e.g.
+// "u8s8_gemm_4x8c4__scalar"; "" before any call, "none" for an empty problem.
+const char* last_kernel_name() noexcept;
+
+// ---------------------------------------------------------------------------------------
+// Packed weights: int8 B (K x N) repacked once for the active ISA's microkernel, with column
+// sums and weight zero points. Immutable after packing; one object may be used by any number
+// of threads at once.
+enum class WeightLayout : int32_t {
+  kn = 0,  // B[k][n] at b[k*ldb + n], ldb >= N
+  nk = 1,  // B[k][n] at b[n*ldb + k], ldb >= K: PyTorch/ONNX [out_features][in_features]
+};
+
+class PackedWeights;
+
+// Packs B. zb points to one zero point (zb_per_column = false) or N of them, each in
+// [-128, 127]; zb == nullptr means 0. B may be null only when K*N == 0.
+// On success *out owns a new object; free it with destroy_packed_weights().
+Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, int64_t ldb,
+                    const int32_t* zb, bool zb_per_column, PackedWeights** out) noexcept;
+void destroy_packed_weights(PackedWeights* w) noexcept;
+// Bytes the packed object holds (panels, column sums, zero points).
+size_t packed_weights_size(const PackedWeights* w) noexcept;
+int64_t packed_weights_k(const PackedWeights* w) noexcept;
+int64_t packed_weights_n(const PackedWeights* w) noexcept;
+// ISA the weights were packed for (gemm() needs the same active ISA).
+Isa packed_weights_isa(const PackedWeights* w) noexcept;
+
+// ---------------------------------------------------------------------------------------
+// Output stages. Plain data; fill with the helpers below or by hand.
+enum class OutputType : int32_t { s32 = 0, u8 = 1, s8 = 2, f32 = 3 };
+
+enum class Requant : int32_t {
+  // y = clamp(zo + MultiplyByQuantizedMultiplier(acc, multiplier[j], shift[j]), lo, hi)
+  fixed_point = 0,
+  // y = clamp(nearbyint((float(acc) [+ bias_f32[j]/(sa*sb[j])]) * mult[j]) + zo, lo, hi),
+  // mult[j] = (sa*sb[j])/so in float32 (FBGEMM / PyTorch quantized::linear)
+  float_multiplier = 1,
+};
+
+enum class Rounding : int32_t {
+  double_rounding = 0,  // TFLite default: SaturatingRoundingDoublingHighMul + RoundingDivideByPOT
+  single_rounding = 1,  // TFLite with TFLITE_SINGLE_ROUNDING: one 64-bit multiply, one rounding
+};
+
+struct OutputStage {
+  OutputType type = OutputType::s32;
+  // Optional bias, one per output column: int32 for s32 and fixed-point outputs (added to
+  // the accumulator), float for f32 output; the float-multiplier stage takes either.
+  const int32_t* bias_s32 = nullptr;
+  const float* bias_f32 = nullptr;
+  // True: the per-column parameters below hold N values; false: one value for all columns.
+  bool per_column = false;
+
+  // u8 / s8 outputs.
+  Requant requant = Requant::fixed_point;
+  Rounding rounding = Rounding::double_rounding;
+  const int32_t* multiplier = nullptr;  // fixed point: Q31 multipliers in [0, 2^31)
+  const int32_t* shift = nullptr;       // fixed point: TFLite shifts (>0 left) in [-31, 30]
+  int32_t zero_point = 0;               // output zero point, within the output type
+  int32_t clamp_lo = std::numeric_limits<int32_t>::min();  // INT32_MIN: the type's minimum
+  int32_t clamp_hi = std::numeric_limits<int32_t>::max();  // INT32_MAX: the type's maximum
+
+  // Float scales: f32 output and the float-multiplier stage.
+  float act_scale = 1.0f;                // sa, activation scale (> 0, finite)
+  const float* weight_scale = nullptr;   // sb, 1 or N values (> 0, finite)
+  float out_scale = 1.0f;                // so, float-multiplier stage only (> 0, finite)
+
+  // f32 output: y = min(max(fmaf(float(acc), sa*sb[j], bias_f32[j]), lo), hi).
+  float clamp_lo_f32 = -std::numeric_limits<float>::infinity();
+  float clamp_hi_f32 = std::numeric_limits<float>::infinity();
+};
+
+// int32 output: C[i][j] = acc[i][j] (+ bias[j]).
+OutputStage output_s32(const int32_t* bias = nullptr) noexcept;
+// u8/s8 output with TFLite fixed-point requantization. `type` is OutputType::u8 or ::s8.
+OutputStage output_fixed_point(OutputType type, const int32_t* multiplier, const int32_t* shift,
+                               bool per_column, int32_t zero_point,
+                               const int32_t* bias = nullptr,
+                               Rounding rounding = Rounding::double_rounding) noexcept;
+// u8/s8 output with FBGEMM's float multiplier (sa*sb[j])/so. Bias: int32 or float (or none).
+OutputStage output_float_multiplier(OutputType type, float act_scale, const float* weight_scale,
+                                    bool per_column, float out_scale, int32_t zero_point,
+                                    const int32_t* bias_s32 = nullptr,
+                                    const float* bias_f32 = nullptr) noexcept;
+// f32 output (dequantized): y = fmaf(float(acc), sa*sb[j], bias[j]).
+OutputStage output_f32(float act_scale, const float* weight_scale, bool per_column,
+                       const float* bias = nullptr) noexcept;
+
+// ---------------------------------------------------------------------------------------
+// C (M x N) = output_stage( (A - za) * (B - zb) + bias ).
+// A: M x K uint8, row-major, lda >= K, za in [0, 255]. C: M x N of out.type, ldc >= N
+// (in elements). A may be null when M*K == 0, C when M*N == 0.
+// Refused with Status::overflow_risk when K*max|A-za|*max|B-zb[j]| + |bias[j]| could
+// exceed INT32_MAX for some column j.
+Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
+            const OutputStage& out, void* c, int64_t ldc) noexcept;
+
+// ---------------------------------------------------------------------------------------
+// Requantization helpers (exactly as TFLite / gemmlowp).
+// TFLite's QuantizeMultiplier: real = multiplier * 2^(shift-31), multiplier in [2^30, 2^31)
+// (or 0). Status::bad_output_params for a negative, NaN or infinite real.
+Status quantize_multiplier(double real, int32_t* multiplier, int32_t* shift) noexcept;
+// MultiplyByQuantizedMultiplier(x, multiplier, shift) with the given rounding. The result is
+// saturated to int32 (single rounding) and a left shift wraps as TFLite's vector code does.
+int32_t multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift,
+                                         Rounding rounding) noexcept;
+// gemmlowp's SaturatingRoundingDoublingHighMul and RoundingDivideByPOT (0 <= exponent <= 31).
+int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b) noexcept;
+int32_t rounding_divide_by_pot(int32_t x, int32_t exponent) noexcept;
+
+}  // namespace qgemm

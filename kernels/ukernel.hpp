@@ -1,0 +1,82 @@
+// The microkernel contract shared by the portable driver (src/) and every ISA's kernels
+// (kernels/<arch>/<isa>/). Internal header: not installed.
+//
+// One microkernel call computes one output tile of m <= MR rows and n <= NR columns over the
+// full depth K (no K split: the int32 sums stay in registers, so the fused output stage sees
+// the final value), then applies the output stage and stores the tile.
+//
+// Packed B panel (NR columns, K padded to kp = round_up(K, KR) with zeros):
+//
+//      kgroup 0                 kgroup 1                      kgroup kp/KR-1
+//   [ col0: k0..k(KR-1) ][ col0: kKR..k(2KR-1) ]   ...
+//   [ col1: k0..k(KR-1) ]   ...
+//     ...                                           i.e. byte (k, j) at
+//   [ colNR-1: ...      ]                           b[(k/KR)*NR*KR + j*KR + k%KR]
+//
+// Columns past N are zero. A is addressed through two strides so one kernel reads both a
+// packed panel and A in place:  byte (i, k) at a[i*a_row_stride + (k/KR)*a_kgroup_stride + k%KR].
+//   packed A panel ([kp/KR][MR][KR], zero padded): a_row_stride = KR, a_kgroup_stride = MR*KR
+//   A in place (only when K % KR == 0):          a_row_stride = lda, a_kgroup_stride = KR
+// A kernel must not read rows >= m (in place, they may not exist).
+//
+// Accumulator (modular int32 arithmetic; the driver has proved the true value fits):
+//   acc[i][j] = sum_k A[i][k]*B[k][j] + col_off[j] - row_sum[i]*zb[j]
+// with col_off[j] = bias_s32[j] - za*colsum[j] + K*za*zb[j], computed by the driver per call.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "qgemm/qgemm.hpp"
+
+namespace qgemm {
+namespace detail {
+
+enum class StageKind : uint8_t {
+  s32 = 0,           // store acc
+  fixed_double = 1,  // u8/s8, TFLite double rounding
+  fixed_single = 2,  // u8/s8, TFLite single rounding
+  float_mult = 3,    // u8/s8, FBGEMM float multiplier
+  f32 = 4,           // float, fmaf(float(acc), scale[j], fbias[j]) then clamp
+};
+
+// Output-stage data for one call. Every array is per column, indexed by the absolute column
+// j (the driver expands per-tensor values), and always present for the stages that read it,
+// so a kernel never branches on "per tensor or per column" or "bias or not".
+struct StageParams {
+  StageKind kind;
+  bool out_u8;             // u8/s8 stages: true for uint8 output, false for int8
+  const int32_t* col_off;  // all stages
+  const int32_t* zb;       // all stages (zeros when B has no zero point)
+  const int32_t* mult;     // fixed_*: Q31 multiplier
+  const int32_t* shift;    // fixed_*: TFLite shift, > 0 is a left shift, in [-31, 30]
+  const float* scale;      // float_mult: (sa*sb[j])/so; f32: sa*sb[j]
+  const float* fbias;      // float_mult: bias_f32[j]/(sa*sb[j]) or 0; f32: bias_f32[j] or 0
+  // u8/s8: the result r (before the zero point) is clamped to [qmin, qmax] = [lo-zo, hi-zo]
+  // and then zo is added, which equals clamp(r + zo, lo, hi) without any int32 overflow.
+  int32_t zo;
+  int32_t qmin, qmax;
+  float fmin, fmax;  // f32 clamp: y = min(fmax, max(fmin, y)), NaN propagates
+};
+
+using GemmUkernelFn = void (*)(size_t m, size_t n, size_t kp, const uint8_t* a,
+                               size_t a_row_stride, size_t a_kgroup_stride,
+                               const int8_t* b_panel, const int32_t* row_sum, void* c,
+                               size_t c_row_stride_bytes, const StageParams* params, size_t j0);
+
+// One dispatch-table entry: a microkernel and the tile it was written for.
+struct GemmConfig {
+  Isa isa;
+  const char* name;        // e.g. "u8s8_gemm_4x8c4__scalar"
+  uint32_t mr, nr, kr;     // tile rows, tile columns, K group
+  GemmUkernelFn ukernel;
+  // Rows up to which the driver passes A in place instead of packing it (needs K % KR == 0);
+  // 0 = always pack.
+  uint32_t max_m_unpacked;
+  // Cache blocks in rows (MC) and columns (NC) for a depth of kp bytes; 0 = driver default.
+  size_t (*mc_for_k)(size_t kp);
+  size_t (*nc_for_k)(size_t kp);
+};
+
+}  // namespace detail
+}  // namespace qgemm

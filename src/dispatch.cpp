@@ -1,0 +1,194 @@
+// Dispatch: the table of GEMM microkernels by ISA, the priority chain that picks the best one,
+// and the override (QGEMM_ISA, set_isa) that tests and benchmarks use to force a lower one.
+#include "dispatch.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "cpu.hpp"
+#include "errors.hpp"
+
+namespace qgemm {
+namespace detail {
+
+extern const GemmConfig kGemmConfigScalar;
+#if QGEMM_BUILT_AVX2
+extern const GemmConfig kGemmConfigAvx2;
+#endif
+#if QGEMM_BUILT_AVX512BW
+extern const GemmConfig kGemmConfigAvx512bw;
+#endif
+#if QGEMM_BUILT_AVXVNNI
+extern const GemmConfig kGemmConfigAvxvnni;
+#endif
+#if QGEMM_BUILT_AVX512VNNI
+extern const GemmConfig kGemmConfigAvx512vnni;
+#endif
+#if QGEMM_BUILT_NEON
+extern const GemmConfig kGemmConfigNeon;
+#endif
+#if QGEMM_BUILT_DOTPROD
+extern const GemmConfig kGemmConfigDotprod;
+#endif
+#if QGEMM_BUILT_I8MM
+extern const GemmConfig kGemmConfigI8mm;
+#endif
+
+namespace {
+
+// Best first.
+constexpr Isa kPriority[] = {Isa::avx512vnni, Isa::avxvnni, Isa::avx512bw, Isa::avx2,
+                             Isa::i8mm,       Isa::dotprod, Isa::neon,     Isa::scalar};
+
+const GemmConfig* built_config(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return &kGemmConfigScalar;
+#if QGEMM_BUILT_AVX2
+    case Isa::avx2: return &kGemmConfigAvx2;
+#endif
+#if QGEMM_BUILT_AVX512BW
+    case Isa::avx512bw: return &kGemmConfigAvx512bw;
+#endif
+#if QGEMM_BUILT_AVXVNNI
+    case Isa::avxvnni: return &kGemmConfigAvxvnni;
+#endif
+#if QGEMM_BUILT_AVX512VNNI
+    case Isa::avx512vnni: return &kGemmConfigAvx512vnni;
+#endif
+#if QGEMM_BUILT_NEON
+    case Isa::neon: return &kGemmConfigNeon;
+#endif
+#if QGEMM_BUILT_DOTPROD
+    case Isa::dotprod: return &kGemmConfigDotprod;
+#endif
+#if QGEMM_BUILT_I8MM
+    case Isa::i8mm: return &kGemmConfigI8mm;
+#endif
+    default: return nullptr;
+  }
+}
+
+struct Table {
+  const GemmConfig* gemm[kIsaCount] = {};
+  Isa best = Isa::scalar;
+};
+
+const Table& table() {
+  static const Table t = [] {
+    Table t;
+    const uint32_t cpu = detect_cpu_isas();
+    for (int i = 0; i < kIsaCount; ++i)
+      if (cpu & (1u << i)) t.gemm[i] = built_config(static_cast<Isa>(i));
+    for (Isa isa : kPriority)
+      if (t.gemm[static_cast<int>(isa)]) {
+        t.best = isa;
+        break;
+      }
+    return t;
+  }();
+  return t;
+}
+
+// The selection: an ISA, or an error left by a bad QGEMM_ISA (kept until set_isa/reset_isa).
+constexpr int kEnvError = -1;
+std::atomic<int> g_active{-2};  // -2: not initialised yet
+std::once_flag g_env_once;
+char g_env_value[64] = "";
+
+void init_from_env() {
+  std::call_once(g_env_once, [] {
+    int chosen = static_cast<int>(table().best);
+    if (const char* env = std::getenv("QGEMM_ISA"); env && *env) {
+      std::strncpy(g_env_value, env, sizeof g_env_value - 1);
+      Isa isa;
+      if (isa_from_name(env, &isa) != Status::ok || !table().gemm[static_cast<int>(isa)])
+        chosen = kEnvError;
+      else
+        chosen = static_cast<int>(isa);
+    }
+    int expected = -2;
+    g_active.compare_exchange_strong(expected, chosen);
+  });
+}
+
+thread_local const char* g_last_kernel = "";
+
+}  // namespace
+
+Status active_gemm_config(const GemmConfig** out) noexcept {
+  init_from_env();
+  const int a = g_active.load(std::memory_order_acquire);
+  if (a == kEnvError) {
+    Isa isa;
+    if (isa_from_name(g_env_value, &isa) != Status::ok)
+      return fail(Status::unsupported_isa, "QGEMM_ISA=%s is not an ISA name", g_env_value);
+    return fail(Status::unsupported_isa,
+                "QGEMM_ISA=%s: this CPU cannot run it or the library was built without it",
+                g_env_value);
+  }
+  *out = table().gemm[a];
+  return Status::ok;
+}
+
+const GemmConfig* gemm_config(Isa isa) noexcept {
+  const int i = static_cast<int>(isa);
+  return (i >= 0 && i < kIsaCount) ? table().gemm[i] : nullptr;
+}
+
+void set_last_kernel(const char* name) noexcept { g_last_kernel = name; }
+
+}  // namespace detail
+
+using namespace detail;
+
+const char* isa_name(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::scalar: return "scalar";
+    case Isa::avx2: return "avx2";
+    case Isa::avx512bw: return "avx512bw";
+    case Isa::avxvnni: return "avxvnni";
+    case Isa::avx512vnni: return "avx512vnni";
+    case Isa::neon: return "neon";
+    case Isa::dotprod: return "dotprod";
+    case Isa::i8mm: return "i8mm";
+  }
+  return "unknown";
+}
+
+Status isa_from_name(const char* name, Isa* out) noexcept {
+  if (!name || !out) return fail(Status::null_pointer, "isa_from_name: null argument");
+  for (int i = 0; i < kIsaCount; ++i)
+    if (std::strcmp(name, isa_name(static_cast<Isa>(i))) == 0) {
+      *out = static_cast<Isa>(i);
+      return succeed();
+    }
+  return fail(Status::bad_argument, "unknown ISA name '%s'", name);
+}
+
+bool isa_available(Isa isa) noexcept { return gemm_config(isa) != nullptr; }
+
+Isa active_isa() noexcept {
+  init_from_env();
+  const int a = g_active.load(std::memory_order_acquire);
+  return a < 0 ? table().best : static_cast<Isa>(a);
+}
+
+Status set_isa(Isa isa) noexcept {
+  if (!gemm_config(isa))
+    return fail(Status::unsupported_isa, "ISA %s is not available on this CPU or not built",
+                isa_name(isa));
+  init_from_env();
+  g_active.store(static_cast<int>(isa), std::memory_order_release);
+  return succeed();
+}
+
+void reset_isa() noexcept {
+  init_from_env();
+  g_active.store(static_cast<int>(table().best), std::memory_order_release);
+}
+
+const char* last_kernel_name() noexcept { return g_last_kernel; }
+
+}  // namespace qgemm

@@ -1,0 +1,26 @@
+// The packed-weights object behind the opaque qgemm::PackedWeights.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "qgemm/qgemm.hpp"
+#include "ukernel.hpp"
+
+namespace qgemm {
+
+class PackedWeights {
+ public:
+  const detail::GemmConfig* cfg = nullptr;  // the kernel the panels are laid out for
+  int64_t K = 0, N = 0;
+  size_t kp = 0;         // K rounded up to cfg->kr
+  size_t n_panels = 0;   // ceil(N / cfg->nr)
+  int8_t* panels = nullptr;   // n_panels x [kp/KR][NR][KR], see kernels/ukernel.hpp
+  int32_t* colsum = nullptr;  // N: sum_k B[k][j]
+  int32_t* zb = nullptr;      // N: weight zero point of each column
+  int64_t* l1 = nullptr;      // N: sum_k |B[k][j] - zb[j]|, for the exact overflow bound
+  void* storage = nullptr;    // one aligned block holding all of the above
+  size_t bytes = 0;
+};
+
+}  // namespace qgemm

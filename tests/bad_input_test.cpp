@@ -1,0 +1,207 @@
+// One test per status: each bad input gets its own status and message, and nothing is written
+// to the output on error.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "qgemm/qgemm.h"
+#include "qgemm/qgemm.hpp"
+
+namespace {
+
+using qgemm::OutputStage;
+using qgemm::OutputType;
+using qgemm::Status;
+using qgemm::WeightLayout;
+
+struct Fixture : testing::Test {
+  static constexpr int64_t M = 3, N = 5, K = 7;
+  std::vector<uint8_t> a = std::vector<uint8_t>(M * K, 1);
+  std::vector<int8_t> b = std::vector<int8_t>(K * N, 1);
+  std::vector<int32_t> c = std::vector<int32_t>(M * N, 0x5a5a5a5a);
+  qgemm::PackedWeights* w = nullptr;
+  void SetUp() override {
+    ASSERT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, K, N, N, nullptr, false, &w), Status::ok);
+  }
+  void TearDown() override { qgemm::destroy_packed_weights(w); }
+  // Runs gemm and checks status, a non-empty message, and that C is untouched.
+  void expect_status(Status want, int64_t m, const uint8_t* pa, int64_t lda, int32_t za,
+                     const qgemm::PackedWeights* pw, const OutputStage& o, void* pc, int64_t ldc) {
+    const Status s = qgemm::gemm(m, pa, lda, za, pw, o, pc, ldc);
+    EXPECT_EQ(s, want) << qgemm::status_name(s) << ": " << qgemm::last_error_message();
+    EXPECT_STRNE(qgemm::last_error_message(), "");
+    for (int32_t v : c) ASSERT_EQ(v, 0x5a5a5a5a) << "output written on error";
+  }
+};
+
+TEST_F(Fixture, NullPointers) {
+  const OutputStage o = qgemm::output_s32();
+  expect_status(Status::null_pointer, M, nullptr, K, 0, w, o, c.data(), N);
+  expect_status(Status::null_pointer, M, a.data(), K, 0, w, o, nullptr, N);
+  expect_status(Status::null_pointer, M, a.data(), K, 0, nullptr, o, c.data(), N);
+  const OutputStage fixed = qgemm::output_fixed_point(OutputType::u8, nullptr, nullptr, false, 0);
+  expect_status(Status::null_pointer, M, a.data(), K, 0, w, fixed, c.data(), N);
+  const OutputStage f = qgemm::output_f32(1.0f, nullptr, false);
+  expect_status(Status::null_pointer, M, a.data(), K, 0, w, f, c.data(), N);
+  qgemm::PackedWeights* w2 = nullptr;
+  EXPECT_EQ(qgemm::pack_weights(nullptr, WeightLayout::kn, K, N, N, nullptr, false, &w2), Status::null_pointer);
+  EXPECT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, K, N, N, nullptr, false, nullptr), Status::null_pointer);
+  // Null A is fine when there is nothing to read.
+  EXPECT_EQ(qgemm::gemm(0, nullptr, K, 0, w, o, nullptr, N), Status::ok);
+}
+
+TEST_F(Fixture, NegativeDimensions) {
+  expect_status(Status::negative_dimension, -1, a.data(), K, 0, w, qgemm::output_s32(), c.data(), N);
+  qgemm::PackedWeights* w2 = nullptr;
+  EXPECT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, -1, N, N, nullptr, false, &w2), Status::negative_dimension);
+  EXPECT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, K, -3, N, nullptr, false, &w2), Status::negative_dimension);
+  EXPECT_EQ(w2, nullptr);
+}
+
+TEST_F(Fixture, LeadingDimensions) {
+  expect_status(Status::bad_leading_dimension, M, a.data(), K - 1, 0, w, qgemm::output_s32(), c.data(), N);
+  expect_status(Status::bad_leading_dimension, M, a.data(), K, 0, w, qgemm::output_s32(), c.data(), N - 1);
+  qgemm::PackedWeights* w2 = nullptr;
+  EXPECT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, K, N, N - 1, nullptr, false, &w2), Status::bad_leading_dimension);
+  EXPECT_EQ(qgemm::pack_weights(b.data(), WeightLayout::nk, K, N, K - 1, nullptr, false, &w2), Status::bad_leading_dimension);
+}
+
+TEST_F(Fixture, ZeroPoints) {
+  expect_status(Status::bad_zero_point, M, a.data(), K, -1, w, qgemm::output_s32(), c.data(), N);
+  expect_status(Status::bad_zero_point, M, a.data(), K, 256, w, qgemm::output_s32(), c.data(), N);
+  const int32_t m = 1 << 30, s = 0;
+  expect_status(Status::bad_zero_point, M, a.data(), K, 0, w,
+                qgemm::output_fixed_point(OutputType::u8, &m, &s, false, 256), c.data(), N);
+  expect_status(Status::bad_zero_point, M, a.data(), K, 0, w,
+                qgemm::output_fixed_point(OutputType::s8, &m, &s, false, 128), c.data(), N);
+  qgemm::PackedWeights* w2 = nullptr;
+  const int32_t bad_zb[] = {0, 0, 128, 0, 0};
+  EXPECT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, K, N, N, bad_zb, true, &w2), Status::bad_zero_point);
+  const int32_t low = -129;
+  EXPECT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, K, N, N, &low, false, &w2), Status::bad_zero_point);
+}
+
+TEST(Overflow, RefusedBeyondTheExactBound) {
+  // A = anything in [0,255] with za = 0 and B = -128: |acc| <= 255*128*K + |bias|.
+  const int64_t K = 65794;  // 255*128*65794 = 2147516160 > INT32_MAX
+  std::vector<int8_t> b(K, -128);
+  std::vector<uint8_t> a(K, 0);
+  int32_t c = 0x5a5a5a5a;
+  qgemm::PackedWeights* w = nullptr;
+  ASSERT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, K, 1, 1, nullptr, false, &w), Status::ok);
+  EXPECT_EQ(qgemm::gemm(1, a.data(), K, 0, w, qgemm::output_s32(), &c, 1), Status::overflow_risk);
+  EXPECT_NE(std::string(qgemm::last_error_message()).find("INT32_MAX"), std::string::npos);
+  EXPECT_EQ(c, 0x5a5a5a5a);
+  // za = 128 halves max|A - za|: accepted.
+  EXPECT_EQ(qgemm::gemm(1, a.data(), K, 128, w, qgemm::output_s32(), &c, 1), Status::ok);
+  EXPECT_EQ(c, static_cast<int32_t>(128 * 128 * K));  // (0 - 128) * (-128 - 0) * K
+  // The bias counts too.
+  qgemm::destroy_packed_weights(w);
+  const int64_t K2 = 65793;  // 255*128*65793 = 2147483520, 127 below INT32_MAX
+  ASSERT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, K2, 1, 1, nullptr, false, &w), Status::ok);
+  const int32_t ok_bias = 127, bad_bias = -128;
+  EXPECT_EQ(qgemm::gemm(1, a.data(), K2, 0, w, qgemm::output_s32(&ok_bias), &c, 1), Status::ok);
+  c = 0x5a5a5a5a;
+  EXPECT_EQ(qgemm::gemm(1, a.data(), K2, 0, w, qgemm::output_s32(&bad_bias), &c, 1), Status::overflow_risk);
+  EXPECT_EQ(c, 0x5a5a5a5a);
+  qgemm::destroy_packed_weights(w);
+}
+
+TEST_F(Fixture, OutputParams) {
+  const int32_t m = 1 << 30, bad_m = -1, s = 0, bad_s = 31, bad_s2 = -32;
+  auto u8 = [&](const int32_t* mm, const int32_t* ss) {
+    return qgemm::output_fixed_point(OutputType::u8, mm, ss, false, 0);
+  };
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w, u8(&bad_m, &s), c.data(), N);
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w, u8(&m, &bad_s), c.data(), N);
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w, u8(&m, &bad_s2), c.data(), N);
+  OutputStage o = u8(&m, &s);
+  o.clamp_lo = 10;
+  o.clamp_hi = 5;
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w, o, c.data(), N);
+  o.clamp_lo = 0;
+  o.clamp_hi = 256;
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w, o, c.data(), N);
+  const float ws = 1.0f, bad_ws = -1.0f, nan_ws = NAN;
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w, qgemm::output_f32(0.0f, &ws, false), c.data(), N);
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w, qgemm::output_f32(1.0f, &bad_ws, false), c.data(), N);
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w, qgemm::output_f32(1.0f, &nan_ws, false), c.data(), N);
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w,
+                qgemm::output_float_multiplier(OutputType::u8, 1.0f, &ws, false, 0.0f, 0), c.data(), N);
+  const float fb[N] = {0, 0, INFINITY, 0, 0};
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w,
+                qgemm::output_float_multiplier(OutputType::u8, 1.0f, &ws, false, 1.0f, 0, nullptr, fb), c.data(), N);
+  const int32_t ib[N] = {};
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w,
+                qgemm::output_float_multiplier(OutputType::u8, 1.0f, &ws, false, 1.0f, 0, ib, fb), c.data(), N);
+  OutputStage s32 = qgemm::output_s32();
+  s32.bias_f32 = fb;
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w, s32, c.data(), N);
+  OutputStage f = qgemm::output_f32(1.0f, &ws, false);
+  f.clamp_lo_f32 = 1.0f;
+  f.clamp_hi_f32 = 0.0f;
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w, f, c.data(), N);
+}
+
+TEST_F(Fixture, UnknownEnumsAreBadArguments) {
+  OutputStage o = qgemm::output_s32();
+  o.type = static_cast<OutputType>(42);
+  expect_status(Status::bad_argument, M, a.data(), K, 0, w, o, c.data(), N);
+  qgemm::PackedWeights* w2 = nullptr;
+  EXPECT_EQ(qgemm::pack_weights(b.data(), static_cast<WeightLayout>(7), K, N, N, nullptr, false, &w2), Status::bad_argument);
+  qgemm::Isa isa;
+  EXPECT_EQ(qgemm::isa_from_name("avx1024", &isa), Status::bad_argument);
+}
+
+TEST_F(Fixture, UnsupportedIsaAndPackedMismatch) {
+  const qgemm::Isa before = qgemm::active_isa();
+  for (int i = 0; i < qgemm::kIsaCount; ++i) {
+    const auto isa = static_cast<qgemm::Isa>(i);
+    if (qgemm::isa_available(isa)) continue;
+    EXPECT_EQ(qgemm::set_isa(isa), Status::unsupported_isa) << qgemm::isa_name(isa);
+    EXPECT_NE(std::string(qgemm::last_error_message()).find(qgemm::isa_name(isa)), std::string::npos);
+    EXPECT_EQ(qgemm::active_isa(), before);
+  }
+  // Weights packed for one ISA are refused under another.
+  for (int i = 0; i < qgemm::kIsaCount; ++i) {
+    const auto isa = static_cast<qgemm::Isa>(i);
+    if (!qgemm::isa_available(isa) || isa == qgemm::packed_weights_isa(w)) continue;
+    ASSERT_EQ(qgemm::set_isa(isa), Status::ok);
+    expect_status(Status::packed_isa_mismatch, M, a.data(), K, 0, w, qgemm::output_s32(), c.data(), N);
+  }
+  qgemm::reset_isa();
+}
+
+TEST(CApi, MirrorsTheCppApi) {
+  const int64_t M = 2, N = 3, K = 5;
+  std::vector<uint8_t> a(M * K, 2);
+  std::vector<int8_t> b(N * K, -3);
+  std::vector<float> c(M * N, 0.0f);
+  qgemm_packed_weights* w = nullptr;
+  ASSERT_EQ(qgemm_pack_weights(b.data(), QGEMM_LAYOUT_NK, K, N, K, nullptr, 0, &w), 0);
+  EXPECT_GT(qgemm_packed_weights_size(w), 0u);
+  qgemm_output_stage o;
+  qgemm_output_stage_init(&o);
+  o.type = QGEMM_OUT_F32;
+  const float ws = 0.5f, bias[3] = {1.0f, 2.0f, 3.0f};
+  o.act_scale = 0.25f;
+  o.weight_scale = &ws;
+  o.bias_f32 = bias;
+  ASSERT_EQ(qgemm_gemm(M, a.data(), K, 0, w, &o, c.data(), N), 0) << qgemm_last_error_message();
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) EXPECT_EQ(c[i * N + j], 2 * -3 * K * 0.125f + bias[j]);
+  EXPECT_EQ(qgemm_gemm(-1, a.data(), K, 0, w, &o, c.data(), N), 2);
+  EXPECT_STREQ(qgemm_status_name(2), "negative_dimension");
+  EXPECT_EQ(qgemm_set_isa("no-such-isa"), 10);
+  EXPECT_EQ(qgemm_isa_available("scalar"), 1);
+  EXPECT_EQ(qgemm_gemm(M, a.data(), K, 0, w, nullptr, c.data(), N), 1);
+  qgemm_destroy_packed_weights(w);
+  int32_t m = 0, s = 0;
+  EXPECT_EQ(qgemm_quantize_multiplier(0.5, &m, &s), 0);
+  EXPECT_EQ(m, 1 << 30);
+}
+
+}  // namespace

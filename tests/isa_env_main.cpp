@@ -1,0 +1,34 @@
+// Run by ctest with QGEMM_ISA set: an available ISA must become the active one and run; an
+// unknown or unavailable one must make every call fail with unsupported_isa (never a crash,
+// never a silent fallback). Exit code 0 = behaved as specified.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "qgemm/qgemm.hpp"
+
+int main() {
+  const char* env = std::getenv("QGEMM_ISA");
+  if (!env) return std::puts("QGEMM_ISA is not set"), 2;
+  qgemm::Isa isa;
+  const bool known = qgemm::isa_from_name(env, &isa) == qgemm::Status::ok;
+  const bool available = known && qgemm::isa_available(isa);
+  const int8_t b[4] = {1, 2, 3, 4};
+  const uint8_t a[4] = {1, 1, 1, 1};
+  int32_t c = 0;
+  qgemm::PackedWeights* w = nullptr;
+  const qgemm::Status ps = qgemm::pack_weights(b, qgemm::WeightLayout::kn, 4, 1, 1, nullptr, false, &w);
+  if (!available) {
+    const bool ok = ps == qgemm::Status::unsupported_isa && w == nullptr;
+    std::printf("QGEMM_ISA=%s (not available): pack_weights -> %s: %s\n", env, qgemm::status_name(ps),
+                qgemm::last_error_message());
+    return ok ? 0 : 1;
+  }
+  if (ps != qgemm::Status::ok || qgemm::active_isa() != isa) return std::puts("pack failed or wrong ISA"), 1;
+  const qgemm::Status gs = qgemm::gemm(1, a, 4, 0, w, qgemm::output_s32(), &c, 1);
+  qgemm::destroy_packed_weights(w);
+  const char* kernel = qgemm::last_kernel_name();
+  const char* tail = std::strstr(kernel, "__");
+  std::printf("QGEMM_ISA=%s: kernel %s, result %d\n", env, kernel, c);
+  return (gs == qgemm::Status::ok && c == 10 && tail && std::strcmp(tail + 2, env) == 0) ? 0 : 1;
+}
