@@ -1,7 +1,7 @@
 # Per-ISA kernel objects. Each ISA's sources are compiled with that ISA's flags and nothing
 # else; the rest of the library stays at the baseline ISA, so libqgemm.a runs on any CPU of
 # its architecture and dispatch decides at run time. Adding an ISA = a folder under kernels/
-# plus one qgemm_isa() line below.
+# (its sources compiled with QGEMM_ISA_FLAGS_<isa>).
 
 set(QGEMM_ISA_FLAGS_avx2       -mavx2 -mfma -mf16c)
 set(QGEMM_ISA_FLAGS_avx512bw   -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c)
@@ -49,8 +49,13 @@ function(qgemm_add_isa_kernels target)
       target_compile_options(qgemm_${isa} PRIVATE ${QGEMM_ISA_FLAGS_${isa}} -ffp-contract=off -Wall -Wextra)
     endif()
     target_sources(${target} PRIVATE $<TARGET_OBJECTS:qgemm_${isa}>)
-    target_compile_definitions(${target} PRIVATE QGEMM_BUILT_${ISA}=1)
-    list(APPEND built ${isa})
+    # The GEMM dispatch entry exists once the folder holds a u8s8_gemm kernel (other
+    # operations' kernels may share the folder and register in their own tables).
+    file(GLOB gemm_srcs ${PROJECT_SOURCE_DIR}/kernels/${QGEMM_ARCH}/${isa}/u8s8_gemm_*.cpp)
+    if(gemm_srcs)
+      target_compile_definitions(${target} PRIVATE QGEMM_BUILT_${ISA}=1)
+      list(APPEND built ${isa})
+    endif()
   endforeach()
   message(STATUS "qgemm: kernels built for: scalar ${built}")
   set(QGEMM_BUILT_ISAS scalar ${built} PARENT_SCOPE)
