@@ -49,9 +49,104 @@ inline void mask_store(E* p, uint64_t k, V v) {
 #ifndef _mm256_mask_storeu_epi32
 #define _mm256_mask_storeu_epi32(p, k, v) qgemm_emul::mask_store(static_cast<int32_t*>(p), (k), (v))
 #endif
+// zmm intrinsics SIMDe 0.7 lacks, and _mm512_fmadd_ps, which SIMDe's portable path computes
+// as an unfused a*b+c (two roundings): all written from Intel's definitions.
+#include <cmath>
+namespace qgemm_emul {
+template <typename T, size_t N, typename V>
+inline void lanes(const V& v, T (&out)[N]) {
+  static_assert(sizeof(V) == sizeof(T) * N, "lane count");
+  std::memcpy(out, &v, sizeof(V));
+}
+template <typename V, typename T, size_t N>
+inline V from_lanes(const T (&in)[N]) {
+  static_assert(sizeof(V) == sizeof(T) * N, "lane count");
+  V v;
+  std::memcpy(&v, in, sizeof(V));
+  return v;
+}
+inline __m512i srav_epi32(__m512i a, __m512i count) {
+  int32_t x[16], c[16];
+  lanes(a, x);
+  lanes(count, c);
+  for (int i = 0; i < 16; ++i) x[i] = static_cast<uint32_t>(c[i]) > 31 ? (x[i] < 0 ? -1 : 0) : (x[i] >> c[i]);
+  return from_lanes<__m512i>(x);
+}
+inline __m512i srav_epi64(__m512i a, __m512i count) {
+  int64_t x[8], c[8];
+  lanes(a, x);
+  lanes(count, c);
+  for (int i = 0; i < 8; ++i) x[i] = static_cast<uint64_t>(c[i]) > 63 ? (x[i] < 0 ? -1 : 0) : (x[i] >> c[i]);
+  return from_lanes<__m512i>(x);
+}
+inline __m512 cvtepi32_ps(__m512i a) {
+  int32_t x[16];
+  float f[16];
+  lanes(a, x);
+  for (int i = 0; i < 16; ++i) f[i] = static_cast<float>(x[i]);
+  return from_lanes<__m512>(f);
+}
+// Rounds in the current rounding mode (MXCSR); out of range and NaN give INT32_MIN.
+inline __m512i cvtps_epi32(__m512 a) {
+  float f[16];
+  int32_t x[16];
+  lanes(a, f);
+  for (int i = 0; i < 16; ++i) {
+    const float r = std::nearbyint(f[i]);
+    x[i] = (r >= -2147483648.0f && r < 2147483648.0f) ? static_cast<int32_t>(r) : INT32_MIN;
+  }
+  return from_lanes<__m512i>(x);
+}
+// vpmovdb: truncation to the low byte of each lane.
+inline __m128i cvtepi32_epi8(__m512i a) {
+  uint32_t x[16];
+  uint8_t y[16];
+  lanes(a, x);
+  for (int i = 0; i < 16; ++i) y[i] = static_cast<uint8_t>(x[i]);
+  return from_lanes<__m128i>(y);
+}
+// Reads only the selected lanes (a masked load never touches the others).
+inline __m512i maskz_loadu_epi32(uint32_t k, const void* p) {
+  int32_t x[16] = {};
+  for (int i = 0; i < 16; ++i)
+    if ((k >> i) & 1) std::memcpy(&x[i], static_cast<const char*>(p) + 4 * i, 4);
+  return from_lanes<__m512i>(x);
+}
+inline __m512 maskz_loadu_ps(uint32_t k, const void* p) {
+  float x[16] = {};
+  for (int i = 0; i < 16; ++i)
+    if ((k >> i) & 1) std::memcpy(&x[i], static_cast<const char*>(p) + 4 * i, 4);
+  return from_lanes<__m512>(x);
+}
+inline __m512 fmadd_ps(__m512 a, __m512 b, __m512 c) {
+  float x[16], y[16], z[16];
+  lanes(a, x);
+  lanes(b, y);
+  lanes(c, z);
+  for (int i = 0; i < 16; ++i) x[i] = std::fma(x[i], y[i], z[i]);
+  return from_lanes<__m512>(x);
+}
+}  // namespace qgemm_emul
+#define _mm512_srav_epi32(a, c) qgemm_emul::srav_epi32((a), (c))
+#define _mm512_srav_epi64(a, c) qgemm_emul::srav_epi64((a), (c))
+#define _mm512_cvtepi32_ps(a) qgemm_emul::cvtepi32_ps(a)
+#define _mm512_cvtps_epi32(a) qgemm_emul::cvtps_epi32(a)
+#define _mm512_cvtepi32_epi8(a) qgemm_emul::cvtepi32_epi8(a)
+#define _mm512_maskz_loadu_epi32(k, p) qgemm_emul::maskz_loadu_epi32((k), (p))
+#define _mm512_maskz_loadu_ps(k, p) qgemm_emul::maskz_loadu_ps((k), (p))
+// SIMDe 0.7 defines this alias with the masked form's four arguments.
+#undef _mm512_madd_epi16
+#define _mm512_madd_epi16(a, b) simde_mm512_madd_epi16((a), (b))
+#undef _mm512_fmadd_ps
+#define _mm512_fmadd_ps(a, b, c) qgemm_emul::fmadd_ps((a), (b), (c))
 #define _cvtu32_mask16(x) static_cast<__mmask16>(x)
 #define _cvtu32_mask32(x) static_cast<__mmask32>(x)
 #define _cvtu64_mask64(x) static_cast<__mmask64>(x)
 #else
+// GCC 12's avx512fintrin.h initialises _mm512_undefined_*() from itself, which -Wall reports as
+// maybe-uninitialized wherever an intrinsic using it is inlined (GCC PR 105593, fixed in 13).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 #endif
