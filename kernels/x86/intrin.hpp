@@ -12,6 +12,7 @@
 #include <simde/x86/fma.h>
 #include <simde/x86/f16c.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -49,6 +50,21 @@ inline void mask_store(E* p, uint64_t k, V v) {
 #ifndef _mm256_mask_storeu_epi32
 #define _mm256_mask_storeu_epi32(p, k, v) qgemm_emul::mask_store(static_cast<int32_t*>(p), (k), (v))
 #endif
+// SIMDe's portable _mm256_fmadd_ps multiplies and then adds (two roundings); the f32 output
+// stage needs the single rounding of a fused multiply-add, as the hardware instruction does.
+namespace qgemm_emul {
+inline simde__m256 fmadd256(simde__m256 a, simde__m256 b, simde__m256 c) {
+  float x[8], y[8], z[8];
+  std::memcpy(x, &a, 32);
+  std::memcpy(y, &b, 32);
+  std::memcpy(z, &c, 32);
+  for (int i = 0; i < 8; ++i) x[i] = std::fma(x[i], y[i], z[i]);
+  std::memcpy(&a, x, 32);
+  return a;
+}
+}  // namespace qgemm_emul
+#undef _mm256_fmadd_ps
+#define _mm256_fmadd_ps(a, b, c) qgemm_emul::fmadd256(a, b, c)
 #define _cvtu32_mask16(x) static_cast<__mmask16>(x)
 #define _cvtu32_mask32(x) static_cast<__mmask32>(x)
 #define _cvtu64_mask64(x) static_cast<__mmask64>(x)
