@@ -3,7 +3,7 @@
 // wrong for e.g. 255*127 + 255*127; so the kernel uses it only on K blocks whose A bytes are all
 // <= 127 (then |a0*b0 + a1*b1| <= 127*128*2 < 32768 for any weights), checked per block at run
 // time, and a widening loop elsewhere: A zero-extended and B sign-extended to int16, vpmaddwd.
-// Both loops need two multiply uops per 32 multiply-adds; the widening one pays extra shuffles.
+// Both loops need two multiply uops per 32 multiply-adds; the widening one needs twice the vpaddd.
 // Which loop ran is counted in x86/exact_path_counts.hpp.
 #include <cstring>
 
@@ -16,12 +16,14 @@ namespace qgemm {
 namespace detail {
 namespace {
 
-// Tile 4x16: 8 int32 accumulators for the fast loop, and the widening loop fits two rows
-// (8 pair accumulators + 4 widened B vectors) in the 16 ymm registers per pass. Chosen over
-// 6x16 and 4x8 by measurement on AMD EPYC (Zen 3, family 25 model 1), see docs/notes/issue-5.md.
+// Tile 4x16 (AMD EPYC Zen 3, family 25 model 1): the fast loop's 8 accumulators + 2 B vectors
+// + broadcast + ones + 2 temporaries fit the 16 ymm registers without spills, and the exact loop
+// runs all 4 rows over 8 columns per pass (8 accumulators + 2 widened B + 2 A + 2 temporaries).
+// Measured in L1 on that CPU: fast loop 188 GOPS, exact loop 158 GOPS (its extra vpaddd per
+// vpmaddwd is the limit). Other tiles were not measured (see docs/notes/issue-5.md).
 constexpr size_t kMR = 4, kNR = 16, kKR = 4, kNV = kNR / 8;
-// K block (in groups of 4) over which one loop is chosen: small enough that one activation
-// byte >= 128 costs little, large enough that the check (one load per 32 A bytes) is noise.
+// K block (in groups of 4) over which one loop is chosen: 128 K values, so one activation byte
+// >= 128 sends little work to the slower loop; 64 groups measured no faster on Zen 3.
 constexpr size_t kBlockGroups = 32;
 
 #define QGEMM_INLINE inline __attribute__((always_inline))
@@ -35,24 +37,37 @@ QGEMM_INLINE int32_t load4(const uint8_t* p) {
 // True when every byte of rows [0, M) of A in K groups [g0, g1) is <= 127.
 template <size_t M>
 QGEMM_INLINE bool block_is_7bit(const uint8_t* a, size_t ars, size_t aks, size_t g0, size_t g1) {
+  // Independent OR chains (one per row, two per contiguous run) keep the check's latency off
+  // the critical path: a single chain measured 10% of the fast path's time.
   __m256i any = _mm256_setzero_si256();
   uint32_t rest = 0;
   if (aks == kKR) {  // A in place: each row's block is contiguous
     const size_t len = (g1 - g0) * kKR;
-    for (size_t i = 0; i < M; ++i) {
-      const uint8_t* r = a + i * ars + g0 * kKR;
-      size_t x = 0;
-      for (; x + 32 <= len; x += 32)
-        any = _mm256_or_si256(any, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + x)));
-      for (; x < len; x += 4) rest |= static_cast<uint32_t>(load4(r + x));
-    }
+    __m256i r[M][2];
+    for (size_t i = 0; i < M; ++i) r[i][0] = r[i][1] = _mm256_setzero_si256();
+    size_t x = 0;
+    for (; x + 64 <= len; x += 64)
+      for (size_t i = 0; i < M; ++i) {
+        const uint8_t* row = a + i * ars + g0 * kKR + x;
+        r[i][0] = _mm256_or_si256(r[i][0], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row)));
+        r[i][1] = _mm256_or_si256(r[i][1], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 32)));
+      }
+    for (; x < len; x += 4)
+      for (size_t i = 0; i < M; ++i) rest |= static_cast<uint32_t>(load4(a + i * ars + g0 * kKR + x));
+    for (size_t i = 0; i < M; ++i) any = _mm256_or_si256(any, _mm256_or_si256(r[i][0], r[i][1]));
   } else if (M == kMR && ars == kKR) {  // full packed panel: the block is contiguous
     const uint8_t* r = a + g0 * aks;
     const size_t len = (g1 - g0) * aks;
+    __m256i r0 = _mm256_setzero_si256(), r1 = r0, r2 = r0, r3 = r0;
     size_t x = 0;
-    for (; x + 32 <= len; x += 32)
-      any = _mm256_or_si256(any, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + x)));
+    for (; x + 128 <= len; x += 128) {
+      r0 = _mm256_or_si256(r0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + x)));
+      r1 = _mm256_or_si256(r1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + x + 32)));
+      r2 = _mm256_or_si256(r2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + x + 64)));
+      r3 = _mm256_or_si256(r3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + x + 96)));
+    }
     for (; x < len; x += 4) rest |= static_cast<uint32_t>(load4(r + x));
+    any = _mm256_or_si256(_mm256_or_si256(r0, r1), _mm256_or_si256(r2, r3));
   } else {  // partial packed panel: only rows < M
     for (size_t g = g0; g < g1; ++g)
       for (size_t i = 0; i < M; ++i) rest |= static_cast<uint32_t>(load4(a + i * ars + g * aks));
@@ -306,8 +321,9 @@ void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, siz
 
 }  // namespace
 
-// max_m_unpacked = 16: for a few rows A is read in place (K % 4 == 0), saving the packing pass;
-// every B panel is still streamed once per call because all row tiles of a panel run back to back.
+// max_m_unpacked = all: whenever K % 4 == 0 the kernel reads A in place (rows strided by lda),
+// which its block check and loops handle as fast as a packed panel, and the driver's byte-wise
+// packing pass (18% of the time at M = 128, K = 768) is skipped. Cache blocks: driver default.
 extern const GemmConfig kGemmConfigAvx2 = {
     Isa::avx2, "u8s8_gemm_4x16c4__avx2", kMR, kNR, kKR, u8s8_gemm_4x16c4__avx2,
     /*max_m_unpacked=*/UINT32_MAX, nullptr, nullptr};
