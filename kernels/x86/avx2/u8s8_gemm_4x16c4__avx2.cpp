@@ -323,7 +323,8 @@ void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, siz
 
 // max_m_unpacked = all: whenever K % 4 == 0 the kernel reads A in place (rows strided by lda),
 // which its block check and loops handle as fast as a packed panel, and the driver's byte-wise
-// packing pass (18% of the time at M = 128, K = 768) is skipped. Cache blocks: driver default.
+// packing pass (18% of the time at M = 128, K = 768) is skipped. Cache blocks: driver default
+// (an A block of a quarter or half of L2 via mc_for_k gave no difference above the noise here).
 extern const GemmConfig kGemmConfigAvx2 = {
     Isa::avx2, "u8s8_gemm_4x16c4__avx2", kMR, kNR, kKR, u8s8_gemm_4x16c4__avx2,
     /*max_m_unpacked=*/UINT32_MAX, nullptr, nullptr};
