@@ -76,9 +76,10 @@ QGEMM_INLINE bool block_is_7bit(const uint8_t* a, size_t ars, size_t aks, size_t
 }
 
 #if !defined(QGEMM_SIMDE_EMULATION)
-// The full-tile inner loops in assembly: GCC 12 keeps the intrinsic versions' accumulators in
-// registers only partly (copies and spills inside the loop, measured 40% slower). The
-// intrinsic loops above remain the reference and run for partial tiles and under emulation.
+// The full-tile inner loops in assembly: GCC 12 leaves register copies and a spill inside the
+// intrinsic loops; the whole kernel on L1 data measured 108 -> 120 GOPS (exact) and 174 -> 178
+// (fast) with these on Zen 3. The intrinsic loops remain the reference and run for partial
+// tiles and under emulation.
 #define QGEMM_AVX2_ASM 1
 
 // acc[4][2] += fast loop over K groups [g0, g1), A rows at a + i*ars + g*aks.
