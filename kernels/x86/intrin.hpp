@@ -12,6 +12,7 @@
 #include <simde/x86/fma.h>
 #include <simde/x86/f16c.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -49,8 +50,8 @@ inline void mask_store(E* p, uint64_t k, V v) {
 #ifndef _mm256_mask_storeu_epi32
 #define _mm256_mask_storeu_epi32(p, k, v) qgemm_emul::mask_store(static_cast<int32_t*>(p), (k), (v))
 #endif
-// zmm intrinsics SIMDe 0.7 lacks, and _mm512_fmadd_ps, which SIMDe's portable path computes
-// as an unfused a*b+c (two roundings): all written from Intel's definitions.
+// zmm intrinsics SIMDe 0.7 lacks, and _mm512_fmadd_ps / _mm256_fmadd_ps, which SIMDe's portable
+// path computes as an unfused a*b+c (two roundings): all written from Intel's definitions.
 #include <cmath>
 namespace qgemm_emul {
 template <typename T, size_t N, typename V>
@@ -126,6 +127,14 @@ inline __m512 fmadd_ps(__m512 a, __m512 b, __m512 c) {
   for (int i = 0; i < 16; ++i) x[i] = std::fma(x[i], y[i], z[i]);
   return from_lanes<__m512>(x);
 }
+inline __m256 fmadd256(__m256 a, __m256 b, __m256 c) {
+  float x[8], y[8], z[8];
+  lanes(a, x);
+  lanes(b, y);
+  lanes(c, z);
+  for (int i = 0; i < 8; ++i) x[i] = std::fma(x[i], y[i], z[i]);
+  return from_lanes<__m256>(x);
+}
 }  // namespace qgemm_emul
 #define _mm512_srav_epi32(a, c) qgemm_emul::srav_epi32((a), (c))
 #define _mm512_srav_epi64(a, c) qgemm_emul::srav_epi64((a), (c))
@@ -139,6 +148,8 @@ inline __m512 fmadd_ps(__m512 a, __m512 b, __m512 c) {
 #define _mm512_madd_epi16(a, b) simde_mm512_madd_epi16((a), (b))
 #undef _mm512_fmadd_ps
 #define _mm512_fmadd_ps(a, b, c) qgemm_emul::fmadd_ps((a), (b), (c))
+#undef _mm256_fmadd_ps
+#define _mm256_fmadd_ps(a, b, c) qgemm_emul::fmadd256((a), (b), (c))
 #define _cvtu32_mask16(x) static_cast<__mmask16>(x)
 #define _cvtu32_mask32(x) static_cast<__mmask32>(x)
 #define _cvtu64_mask64(x) static_cast<__mmask64>(x)
