@@ -18,9 +18,11 @@
 //   |a0*b0 + a1*b1| <= 2*127*128 = 32512 cannot saturate on any CPU). A separate test feeds
 //   full-range data, asserts qgemm == oracle, and only reports how often oneDNN differs from
 //   the oracle (never a failure: on VNNI CPUs it should be 0, elsewhere it need not be).
-// - oneDNN 2.6 matmul supports one common weight zero point (no per-column weight zero
-//   points), so oneDNN runs get a common zb; per-column variation comes in through
-//   per-column output scales (mask 1 << 1). qgemm's per-column zb is proved by the oracle suite.
+// - oneDNN 2.6 refuses per-column weight zero points (set_zero_points(DNNL_ARG_WEIGHTS, 1 << 1,
+//   ...) throws "could not set zero points primitive attribute"), so oneDNN runs get a common
+//   zb, and per-column scales come in through set_output_scales(1 << 1, ...). qgemm's
+//   per-column zb is still cross-checked: sum (A-za)(B-zb[j]) = sum (A-za)B - zb[j] sum (A-za),
+//   both sums computed by oneDNN (the second as a matmul with a column of ones), combined in int64.
 // - The accumulators here stay below 2^24 in magnitude, so oneDNN's float post-processing of
 //   an s32 destination (scale 1) cannot round them; the test asserts that bound.
 #include <gtest/gtest.h>
@@ -203,6 +205,50 @@ TEST(OneDnnCrossCheck, Int32Identical) {
       }
     }
   EXPECT_GT(compared, 0);
+}
+
+// Per-column weight zero points, which oneDNN 2.6 lacks: qgemm against oneDNN's zb = 0 product
+// minus zb[j] times oneDNN's row sums of (A - za) (a matmul with a K x 1 column of ones).
+TEST(OneDnnCrossCheck, Int32PerColumnZeroPointsComposed) {
+  std::mt19937 rng(9001);
+  std::uniform_int_distribution<int> s8(-128, 127);
+  int idx = 0;
+  for (const Shape& sh : shapes(rng)) {
+    oracle::Problem p = make(sh.M, sh.N, sh.K, (idx & 1) != 0, (idx % 3) == 2, 127, rng);
+    ++idx;
+    oracle::Problem p0 = p;  // zb = 0
+    p0.zb = {0};
+    oracle::Problem ones = p;  // B = K x 1 of ones
+    ones.N = 1;
+    ones.layout = WeightLayout::kn;
+    ones.ldb = 1;
+    ones.b.assign(static_cast<size_t>(p.K), 1);
+    ones.zb = {0};
+    p.zb_per_column = true;
+    p.zb.resize(static_cast<size_t>(p.N));
+    for (auto& z : p.zb) z = s8(rng);
+    const std::vector<int64_t> want = oracle::accumulate(p, nullptr);
+    for (int64_t v : want) ASSERT_LT(std::llabs(v), int64_t{1} << 24);
+    SCOPED_TRACE(describe(p0, Params::runtime, "s32 per-column zb (composed)"));
+    const DnnlResult prod = run_onednn(p0, false, {}, Params::runtime);
+    const DnnlResult rows = run_onednn(ones, false, {}, Params::runtime);
+    std::vector<int64_t> dnnl(want.size());
+    for (int64_t i = 0; i < p.M; ++i)
+      for (int64_t j = 0; j < p.N; ++j)
+        dnnl[i * p.N + j] = static_cast<int64_t>(prod.s32[i * p.N + j]) - int64_t{p.zb[j]} * rows.s32[i];
+    ASSERT_EQ(dnnl, want) << "oneDNN composition vs oracle";
+    for (Isa isa : available_isas()) {
+      SCOPED_TRACE(qgemm::isa_name(isa));
+      ASSERT_EQ(qgemm::set_isa(isa), qgemm::Status::ok);
+      std::vector<int32_t> got(want.size(), 0x5a5a5a5a);
+      run_qgemm(p, qgemm::output_s32(), got.data());
+      qgemm::reset_isa();
+      if (HasFatalFailure()) return;
+      for (size_t e = 0; e < got.size(); ++e)
+        ASSERT_EQ(got[e], dnnl[e]) << "qgemm vs oneDNN at row " << e / p.N << " col " << e % p.N;
+      qtest::record_verified(isa);
+    }
+  }
 }
 
 // f32 destination with per-tensor and per-column scales (see the rule at the top).
