@@ -23,9 +23,12 @@
 //                                   time on the core, and robust on a shared machine.
 // Only single-threaded runs exist for now (threads:1); oneDNN is held to one OpenMP thread.
 #include <benchmark/benchmark.h>
+
+#ifdef QGEMM_BENCH_WITH_ONEDNN  // CMake: QGEMM_WITH_ONEDNN=ON (the default)
 #include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
+#endif
 
 #include <algorithm>
 #include <cstdint>
@@ -354,6 +357,7 @@ void bm_qgemm_pack(benchmark::State& st, qgemm::Isa isa, qgemm::WeightLayout lay
   qgemm::reset_isa();
 }
 
+#ifdef QGEMM_BENCH_WITH_ONEDNN
 // ----------------------------------------------------------------------------------------
 // oneDNN
 
@@ -444,6 +448,8 @@ void bm_onednn_reorder(benchmark::State& st, int64_t N, int64_t K) {
   }
 }
 
+#endif  // QGEMM_BENCH_WITH_ONEDNN
+
 // ----------------------------------------------------------------------------------------
 // Registration
 
@@ -498,17 +504,24 @@ int main(int argc, char** argv) {
   }
   if (scalar_max_gop < 0) scalar_max_gop = set == "quick" ? 0.3 : 5.0;
   int rest_argc = static_cast<int>(rest.size());
+  bool listing = false;  // only listing the names: no probes (Initialize consumes the flag)
+  for (int i = 1; i < rest_argc; ++i) {
+    const std::string a = rest[i];
+    listing |= a == "--benchmark_list_tests" || a == "--benchmark_list_tests=true";
+  }
   benchmark::Initialize(&rest_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 1;
 
+#ifdef QGEMM_BENCH_WITH_ONEDNN
   omp_set_num_threads(1);  // oneDNN runs on OpenMP; threads:1 for every implementation
+#endif
 
   // Probes, recorded in the JSON context.
-  std::fprintf(stderr, "qgemm_bench: probing peaks and read bandwidth...\n");
+  if (!listing) std::fprintf(stderr, "qgemm_bench: probing peaks and read bandwidth...\n");
   std::string isas;
   for (int i = 0; i < qgemm::kIsaCount; ++i) {
     const auto isa = static_cast<qgemm::Isa>(i);
-    g_peak[i] = probe_peak(isa);
+    g_peak[i] = listing ? 0.0 : probe_peak(isa);
     if (g_peak[i] > 0) {
       benchmark::AddCustomContext(std::string("peak_gops_") + qgemm::isa_name(isa), std::to_string(g_peak[i]));
       g_best_peak = std::max(g_best_peak, g_peak[i]);
@@ -516,17 +529,21 @@ int main(int argc, char** argv) {
     }
     if (qgemm::isa_available(isa)) isas += std::string(isas.empty() ? "" : ",") + qgemm::isa_name(isa);
   }
-  g_read_bw = probe_read_bw_gbps();
-  std::fprintf(stderr, "  single-core read bandwidth %.1f GB/s\n", g_read_bw);
+  g_read_bw = listing ? 0.0 : probe_read_bw_gbps();
+  if (!listing) std::fprintf(stderr, "  single-core read bandwidth %.1f GB/s\n", g_read_bw);
   benchmark::AddCustomContext("read_bw_gbps", std::to_string(g_read_bw));
   benchmark::AddCustomContext("cpu_model", cpu_model());
   benchmark::AddCustomContext("qgemm_isas", isas);
   benchmark::AddCustomContext("qgemm_best_isa", qgemm::isa_name(qgemm::active_isa()));
   benchmark::AddCustomContext("shape_set", set);
   benchmark::AddCustomContext("time", real_time ? "real" : "cpu");
+#ifdef QGEMM_BENCH_WITH_ONEDNN
   const dnnl_version_t* dv = dnnl_version();
   benchmark::AddCustomContext("onednn_version", std::to_string(dv->major) + "." + std::to_string(dv->minor) +
                                                     "." + std::to_string(dv->patch));
+#else
+  benchmark::AddCustomContext("onednn_version", "not built (QGEMM_WITH_ONEDNN=OFF)");
+#endif
   benchmark::AddCustomContext("onednn_peak_ref", "pct_peak of onednn/onednn-rt is against the best probed ISA");
 
   auto finish = [&](benchmark::internal::Benchmark* b) {
@@ -545,8 +562,10 @@ int main(int argc, char** argv) {
         finish(benchmark::RegisterBenchmark(("gemm/qgemm-" + std::string(qgemm::isa_name(isa)) + tail).c_str(),
                                             bm_qgemm, isa, out, s.M, s.N, s.K));
       }
+#ifdef QGEMM_BENCH_WITH_ONEDNN
       finish(benchmark::RegisterBenchmark(("gemm/onednn" + tail).c_str(), bm_onednn, false, out, s.M, s.N, s.K));
       finish(benchmark::RegisterBenchmark(("gemm/onednn-rt" + tail).c_str(), bm_onednn, true, out, s.M, s.N, s.K));
+#endif
     }
   }
   // Packing: the (N, K) weight shapes of the set.
@@ -565,7 +584,9 @@ int main(int argc, char** argv) {
              (layout == qgemm::WeightLayout::nk ? "/nk" : "/kn") + tail + threads).c_str(),
             bm_qgemm_pack, isa, layout, nk.first, nk.second));
     }
+#ifdef QGEMM_BENCH_WITH_ONEDNN
     finish(benchmark::RegisterBenchmark(("pack/onednn/nk" + tail + threads).c_str(), bm_onednn_reorder, nk.first, nk.second));
+#endif
   }
 
   benchmark::RunSpecifiedBenchmarks();

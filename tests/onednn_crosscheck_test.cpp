@@ -31,6 +31,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <sstream>
@@ -163,7 +164,10 @@ std::vector<Shape> shapes(std::mt19937& rng) {
   std::vector<Shape> v = {{1, 1, 1},   {1, 7, 3},     {3, 5, 129}, {7, 13, 31},  {17, 33, 65},
                           {31, 1, 255}, {64, 64, 64}, {65, 129, 17}, {2, 300, 511}, {129, 31, 7}};
   std::uniform_int_distribution<int64_t> dm(1, 80), dn(1, 150), dk(1, 400);
-  for (int i = 0; i < 10; ++i) v.push_back({dm(rng), dn(rng), dk(rng)});
+  // Emulated runs (SIMDe kernels, QGEMM_TEST_REDUCED=1) are slow: fewer random shapes.
+  const char* reduced = std::getenv("QGEMM_TEST_REDUCED");
+  const int n_random = (reduced && *reduced == '1') ? 3 : 10;
+  for (int i = 0; i < n_random; ++i) v.push_back({dm(rng), dn(rng), dk(rng)});
   return v;
 }
 
