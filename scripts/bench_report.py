@@ -193,8 +193,8 @@ def plot(ctx, gemm, outdir, out):
               f"set output '{png}'",
               f"set multiplot layout {rows},{cols} title \"qgemm vs oneDNN, out={out}, "
               f"{ctx.get('cpu_model', '')}, 1 thread (GOPS = 2MNK/s)\"",
-              "set logscale x 2", "set grid", "set key top left font ',9'", "set ylabel 'GOPS'",
-              "set yrange [0:*]"]
+              "set logscale x 2", "set grid", "set key top left box opaque font ',9'", "set ylabel 'GOPS'",
+              "set yrange [0:*]", "set offsets 0, 0, graph 0.35, 0"]
     styles = {"onednn": "lw 2 dt 1 lc rgb '#d62728'", "onednn-rt": "lw 2 dt 2 lc rgb '#ff7f0e'"}
     palette = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#e377c2", "#7f7f7f", "#bcbd22"]
     for pi, key in enumerate(keys):
