@@ -312,10 +312,10 @@ class WeightOnlyTest : public testing::TestWithParam<std::tuple<qgemm::Isa, WoCa
  protected:
   void SetUp() override {
     const qgemm::Isa isa = std::get<0>(GetParam());
-    if (qgemm::set_weight_only_isa(isa) != Status::ok)
+    if (qgemm::set_quant_isa(isa) != Status::ok)
       GTEST_SKIP() << "weight-only kernels for " << qgemm::isa_name(isa) << " are not available here";
   }
-  void TearDown() override { qgemm::reset_weight_only_isa(); }
+  void TearDown() override { qgemm::reset_quant_isa(); }
 };
 
 // |y - ref| <= s_j * (K + 8) * u * sum_k |x_k * wq_jk| + 2u * (|ref| + |b_j|): the float32
@@ -423,9 +423,9 @@ TEST(LayerBadInput, StatusNotCrash) {
   EXPECT_EQ(wo.forward(1, static_cast<ActType>(7), x, 2, y, 2), Status::bad_argument);
   EXPECT_EQ(wo.forward(1, ActType::f32, x, 1, y, 2), Status::bad_leading_dimension);
   EXPECT_EQ(wo.init_quantized(wq, &bad_scale, 1, 4, nullptr), Status::bad_output_params);
-  EXPECT_EQ(qgemm::set_weight_only_isa(qgemm::Isa::i8mm), Status::unsupported_isa);
-  EXPECT_EQ(qgemm::set_weight_only_isa(qgemm::Isa::scalar), Status::ok);
-  qgemm::reset_weight_only_isa();
+  EXPECT_EQ(qgemm::set_quant_isa(qgemm::Isa::i8mm), Status::unsupported_isa);
+  EXPECT_EQ(qgemm::set_quant_isa(qgemm::Isa::scalar), Status::ok);
+  qgemm::reset_quant_isa();
 }
 
 }  // namespace

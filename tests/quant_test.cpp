@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "qgemm/quantize.hpp"
@@ -34,6 +35,18 @@ int64_t quantize_def(float x, float scale, int32_t zp, int64_t lo, int64_t hi) {
   const double v = r + zp;
   return static_cast<int64_t>(v < lo ? lo : (v > hi ? hi : v));
 }
+
+// Runs a test once per quantization-kernel ISA (the baseline xsimd loops and AVX2), skipping
+// one this CPU or build lacks, and proving that the forced ISA is the one selected.
+class QuantIsaTest : public testing::TestWithParam<qgemm::Isa> {
+ protected:
+  void SetUp() override {
+    if (qgemm::set_quant_isa(GetParam()) != Status::ok)
+      GTEST_SKIP() << "quantization kernels for " << qgemm::isa_name(GetParam()) << " are not available here";
+    ASSERT_EQ(qgemm::quant_isa(), GetParam());
+  }
+  void TearDown() override { qgemm::reset_quant_isa(); }
+};
 
 TEST(QParams, ObserverMatchesPyTorch) {
   int checked = 0;
@@ -94,7 +107,7 @@ TEST(QParams, RangeAlwaysIncludesZeroAndZeroIsExact) {
   }
 }
 
-TEST(Quantize, PerTensorMatchesPyTorch) {
+TEST_P(QuantIsaTest, PerTensorMatchesPyTorch) {
   const int64_t n = sizeof kQuantX / sizeof kQuantX[0];
   std::vector<uint8_t> qu(n);
   std::vector<int8_t> qs(n);
@@ -125,7 +138,7 @@ TEST(Quantize, PerTensorMatchesPyTorch) {
   EXPECT_EQ(huge_seen, 2);
 }
 
-TEST(Quantize, PerChannelMatchesPyTorch) {
+TEST_P(QuantIsaTest, PerChannelMatchesPyTorch) {
   const int64_t shape[3] = {5, 4, 3};
   float s[4];
   int32_t z[4];
@@ -147,7 +160,7 @@ TEST(Quantize, PerChannelMatchesPyTorch) {
 }
 
 // Every length and alignment through the SIMD body and the scalar tail, special values included.
-TEST(Quantize, SimdLoopEqualsDefinition) {
+TEST_P(QuantIsaTest, SimdLoopEqualsDefinition) {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.0f, 4.0f);
   std::vector<float> x(300);
@@ -220,9 +233,10 @@ TEST(ErrorMeasures, SmallExamples) {
   EXPECT_TRUE(std::isnan(m)) << "a NaN difference must not hide";
 }
 
-TEST(MinMax, IgnoresNaNAndFindsExtremes) {
-  std::vector<float> x(37, 1.0f);
+TEST_P(QuantIsaTest, MinMaxIgnoresNaNAndFindsExtremes) {
+  std::vector<float> x(77, 1.0f);
   x[0] = std::numeric_limits<float>::quiet_NaN();
+  x[33] = std::numeric_limits<float>::quiet_NaN();
   x[20] = -4.0f;
   x[36] = 9.0f;
   float lo, hi;
@@ -232,6 +246,9 @@ TEST(MinMax, IgnoresNaNAndFindsExtremes) {
   std::vector<float> nan(9, std::numeric_limits<float>::quiet_NaN());
   EXPECT_EQ(qgemm::min_max(nan.data(), nan.size(), &lo, &hi), Status::bad_argument);
 }
+
+INSTANTIATE_TEST_SUITE_P(Isas, QuantIsaTest, testing::Values(qgemm::Isa::scalar, qgemm::Isa::avx2),
+                         [](const testing::TestParamInfo<qgemm::Isa>& i) { return std::string(qgemm::isa_name(i.param)); });
 
 TEST(HalfFloat, F16RoundTripsEveryPatternAndRoundsTiesToEven) {
   for (uint32_t h = 0; h < 65536; ++h) {

@@ -128,12 +128,7 @@ class WeightOnlyLinear {
   std::vector<float> ws_, bias_;
 };
 
-// The weight-only kernels have their own small dispatch: the best one the CPU can run
-// (avx2 = AVX2+FMA+F16C, else scalar), restricted by QGEMM_ISA=scalar or by this call.
-// Isa::scalar is always accepted; Status::unsupported_isa for one this CPU/build lacks.
-Status set_weight_only_isa(Isa isa) noexcept;
-void reset_weight_only_isa() noexcept;
-Isa weight_only_isa() noexcept;
+// Which kernels run: set_quant_isa() in quantize.hpp.
 // Name of the kernel the last WeightOnlyLinear::forward on this thread ran, e.g.
 // "w8_linear_f32_1x4__avx2"; "" before any call.
 const char* weight_only_kernel_name() noexcept;

@@ -3,11 +3,10 @@
 #include <cmath>
 
 #include "qgemm/quantize.hpp"
-#include "quant/w8_kernels.hpp"
+#include "quant/quant_kernels.hpp"
 
 namespace qgemm {
 namespace detail {
-namespace {
 
 void w8_linear_1x1__scalar(size_t K, size_t N, const float* x, const int8_t* w, size_t ldw,
                            const float* scale, const float* bias, float* y) {
@@ -31,12 +30,6 @@ void bf16_to_f32__scalar(const uint16_t* src, size_t n, float* dst) {
 void f16_to_f32__scalar(const uint16_t* src, size_t n, float* dst) {
   for (size_t i = 0; i < n; ++i) dst[i] = f16_to_float(src[i]);
 }
-
-}  // namespace
-
-extern const W8Kernels kW8KernelsScalar = {
-    w8_linear_1x1__scalar, bf16_to_f32__scalar, f16_to_f32__scalar,
-    "w8a32_linear_1x1__scalar", "w8a16bf16_linear_1x1__scalar", "w8a16f16_linear_1x1__scalar"};
 
 }  // namespace detail
 }  // namespace qgemm

@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "errors.hpp"
+#include "quant/quant_kernels.hpp"
 
 namespace qgemm {
 
@@ -49,7 +50,7 @@ inline int32_t quantize_one(float x, float inv, int32_t zp, int32_t lo, int32_t 
 }
 
 template <typename T>
-void quantize_span(const float* x, size_t n, float inv, int32_t zp, T* q) {
+void quantize_span_xsimd(const float* x, size_t n, float inv, int32_t zp, T* q) {
   constexpr int32_t lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
   const fbatch vinv(inv), vlo(static_cast<float>(lo - zp)), vhi(static_cast<float>(hi - zp));
   const ibatch vzp(zp);
@@ -78,7 +79,7 @@ void dequantize_span(const T* q, size_t n, float scale, int32_t zp, float* x) {
 }
 
 // Running min/max of a span, NaN ignored; (+inf, -inf) when every element is NaN.
-void min_max_span(const float* x, size_t n, float* mn, float* mx) {
+void min_max_span_xsimd(const float* x, size_t n, float* mn, float* mx) {
   fbatch vmin(std::numeric_limits<float>::infinity()), vmax(-std::numeric_limits<float>::infinity());
   size_t i = 0;
   for (; i + kW <= n; i += kW) {
@@ -104,6 +105,14 @@ void min_max_span(const float* x, size_t n, float* mn, float* mx) {
   *mx = hi;
 }
 
+inline void quantize_span(const float* x, size_t n, float inv, int32_t zp, uint8_t* q) {
+  detail::quant_kernels().quantize_u8(x, n, inv, zp, q);
+}
+inline void quantize_span(const float* x, size_t n, float inv, int32_t zp, int8_t* q) {
+  detail::quant_kernels().quantize_s8(x, n, inv, zp, q);
+}
+inline void min_max_span(const float* x, size_t n, float* mn, float* mx) { detail::quant_kernels().min_max(x, n, mn, mx); }
+
 // outer x channels x inner view of a row-major tensor split at `axis`.
 Status channel_view(const int64_t* shape, int ndim, int axis, const char* fn, size_t* outer,
                     size_t* channels, size_t* inner) {
@@ -127,6 +136,12 @@ Status channel_view(const int64_t* shape, int ndim, int axis, const char* fn, si
 }
 
 }  // namespace
+
+namespace detail {
+void quantize_u8__xsimd(const float* x, size_t n, float inv, int32_t zp, uint8_t* q) { quantize_span_xsimd(x, n, inv, zp, q); }
+void quantize_s8__xsimd(const float* x, size_t n, float inv, int32_t zp, int8_t* q) { quantize_span_xsimd(x, n, inv, zp, q); }
+void min_max__xsimd(const float* x, size_t n, float* mn, float* mx) { min_max_span_xsimd(x, n, mn, mx); }
+}  // namespace detail
 
 void quant_range(QType type, bool reduce_range, int32_t* qmin, int32_t* qmax) noexcept {
   int32_t lo = type == QType::u8 ? 0 : -128, hi = type == QType::u8 ? 255 : 127;

@@ -1,23 +1,15 @@
 // Weight-only int8 linear (W8A32 / W8A16): weight quantization, the kernels' own dispatch
-// (AVX2+FMA+F16C or scalar) and the forward loop (16-bit X widened to float32 once per call,
+// (src/quant/quant_dispatch.cpp) and the forward loop (16-bit X widened to float32 once per call,
 // output columns blocked so that a block of weight rows stays in L2 while every row of X
 // passes over it).
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <new>
 #include <vector>
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <cpuid.h>
-#endif
-
-#include "cpu.hpp"
 #include "errors.hpp"
 #include "qgemm/linear.hpp"
-#include "quant/w8_kernels.hpp"
+#include "quant/quant_kernels.hpp"
 
 namespace qgemm {
 
@@ -29,59 +21,10 @@ namespace {
 // 192 KiB of weight rows per block: inside a 512 KiB-1 MiB L2 with room for X and Y (AMD EPYC).
 constexpr size_t kBlockBytes = 192 * 1024;
 
-bool avx2_kernels_runnable() {
-#if QGEMM_BUILT_W8_AVX2
-  if (!(detail::detect_cpu_isas() & (1u << static_cast<int>(Isa::avx2)))) return false;
-#if defined(QGEMM_SIMDE_EMULATION)
-  return true;
-#else
-  unsigned a, b, c, d;
-  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
-  return (c >> 29) & 1;  // F16C
-#endif
-#else
-  return false;
-#endif
-}
-
-const detail::W8Kernels* kernels_for(Isa isa) {
-  if (isa == Isa::scalar) return &detail::kW8KernelsScalar;
-#if QGEMM_BUILT_W8_AVX2
-  if (isa == Isa::avx2 && avx2_kernels_runnable()) return &detail::kW8KernelsAvx2;
-#endif
-  return nullptr;
-}
-
-Isa best_isa() {
-  static const Isa best = [] {
-    Isa b = kernels_for(Isa::avx2) ? Isa::avx2 : Isa::scalar;
-    // QGEMM_ISA=scalar restricts these kernels too (any other value leaves the best).
-    if (const char* env = std::getenv("QGEMM_ISA"); env && std::strcmp(env, "scalar") == 0) b = Isa::scalar;
-    return b;
-  }();
-  return best;
-}
-
-std::atomic<int> g_forced{-1};
 thread_local const char* g_last_name = "";
 thread_local std::vector<float> g_xf;  // widened X, grow-only per thread
 
 }  // namespace
-
-Status set_weight_only_isa(Isa isa) noexcept {
-  if (!kernels_for(isa))
-    return fail(Status::unsupported_isa, "weight-only kernels for %s are not built or this CPU lacks them",
-                isa_name(isa));
-  g_forced.store(static_cast<int>(isa));
-  return succeed();
-}
-
-void reset_weight_only_isa() noexcept { g_forced.store(-1); }
-
-Isa weight_only_isa() noexcept {
-  const int f = g_forced.load();
-  return f >= 0 ? static_cast<Isa>(f) : best_isa();
-}
 
 const char* weight_only_kernel_name() noexcept { return g_last_name; }
 
@@ -141,8 +84,7 @@ Status WeightOnlyLinear::forward(int64_t M, ActType type, const void* x, int64_t
     return fail(Status::bad_argument, "WeightOnlyLinear::forward: unknown ActType");
   if (M == 0) return succeed();
   if (!x || !y) return fail(Status::null_pointer, "WeightOnlyLinear::forward: null x or y");
-  const detail::W8Kernels* kt = kernels_for(weight_only_isa());
-  if (!kt) return fail(Status::unsupported_isa, "WeightOnlyLinear::forward: no kernel");
+  const detail::QuantKernels* kt = &detail::quant_kernels();
   const size_t K = static_cast<size_t>(in_), N = static_cast<size_t>(out_);
   const float* xf = static_cast<const float*>(x);
   size_t ldxf = static_cast<size_t>(ldx);
