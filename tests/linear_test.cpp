@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -142,6 +143,38 @@ TEST(DynamicLinear, GemmCallGivesTheSameBits) {
   for (int64_t i = 0; i < M * N; ++i) ASSERT_EQ(bits(y[i]), bits(y2[i]));
 }
 
+// Against torch.ao.nn.quantized.dynamic.Linear (recorded with PyTorch 2.15, fbgemm, this AVX2
+// CPU). The weights must quantize to the same integers, and on this data every output is
+// bit-equal, which the test holds on to. That is observed, not promised in general: fbgemm's
+// vector quantizer computes fma(x, 1/sa, za) before rounding (its scalar tail and qgemm round
+// x*(1/sa) first), so a tie of x/sa can go the other way on other data; the bound that always
+// holds is 4u(|y| + |b|) + sa*sw*128 per flipped X element (docs/notes/issue-7.md).
+TEST(DynamicLinear, EqualsPyTorchDynamicLinearOnRecordedData) {
+  int bit_equal = 0, total = 0;
+  for (int pc = 0; pc < 2; ++pc) {
+    qgemm::DynamicLinear layer;
+    qgemm::DynamicLinearOptions opt;
+    opt.per_channel = pc != 0;
+    opt.reduce_range = true;  // what the module passes to quantized::linear_dynamic on x86
+    ASSERT_EQ(layer.init(kDynW, kDynN, kDynK, kDynB, opt), Status::ok);
+    const int* wq = pc ? kDynPcWq : kDynPtWq;
+    for (int i = 0; i < kDynN * kDynK; ++i) ASSERT_EQ(layer.weight_q()[i], wq[i]) << (pc ? "per-channel " : "") << i;
+    std::vector<float> y(kDynM * kDynN);
+    QParams p;
+    ASSERT_EQ(layer.forward(kDynM, kDynX, kDynK, y.data(), kDynN, &p), Status::ok);
+    const float* yt = pc ? kDynPcY : kDynPtY;
+    for (int i = 0; i < kDynM; ++i)
+      for (int j = 0; j < kDynN; ++j) {
+        EXPECT_EQ(bits(y[i * kDynN + j]), bits(yt[i * kDynN + j])) << i << " " << j << ": " << y[i * kDynN + j]
+                                                                  << " vs PyTorch " << yt[i * kDynN + j];
+        bit_equal += bits(y[i * kDynN + j]) == bits(yt[i * kDynN + j]);
+        ++total;
+      }
+  }
+  RecordProperty("bit_equal_to_pytorch", std::to_string(bit_equal) + "/" + std::to_string(total));
+  std::printf("[ INFO     ] DynamicLinear vs PyTorch: %d of %d outputs bit-equal\n", bit_equal, total);
+}
+
 TEST(DynamicLinear, ConstantAndZeroInput) {
   std::mt19937 rng(2);
   const int64_t K = 16, N = 4;
@@ -206,6 +239,8 @@ TEST(StaticLinear, BitExactWithPyTorchFbgemm) {
   EXPECT_GT(saturating, 0);
   EXPECT_GT(mismatches_where_saturating, 0) << "the recorded data should show fbgemm's saturation";
   RecordProperty("pytorch_saturated_outputs_differing", mismatches_where_saturating);
+  std::printf("[ INFO     ] full-range u8: %d outputs have a saturating pair in fbgemm, %d of them differ from qgemm's exact result\n",
+              saturating, mismatches_where_saturating);
 }
 
 struct StaticCase {

@@ -115,4 +115,25 @@ for xtag, (xs, xz) in (("Full", (sx, zx)), ("Rr", (float(sr.item()), int(zr.item
             out.append(arr(f"kLin{tag}Ws", "float", wq.q_per_channel_scales().numpy() if per_channel else np.array([wq.q_scale()]), f))
         out.append(arr(f"kLin{xtag}{tag}Y", "int", y.int_repr().numpy().ravel(), str))
 
+# ---- dynamic quantized Linear (torch.ao.nn.quantized.dynamic.Linear via quantize_dynamic)
+from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
+M, K, N = 5, 64, 9
+X = (rng.standard_normal((M, K)) * 1.1 + 0.3).astype(np.float32)
+W = (rng.standard_normal((N, K)) * 0.2).astype(np.float32)
+B = (rng.standard_normal(N) * 0.3).astype(np.float32)
+out.append(f"static const int kDynM = {M}, kDynK = {K}, kDynN = {N};")
+out.append(arr("kDynX", "float", X.ravel(), f))
+out.append(arr("kDynW", "float", W.ravel(), f))
+out.append(arr("kDynB", "float", B, f))
+for tag, qc in (("Pt", default_dynamic_qconfig), ("Pc", per_channel_dynamic_qconfig)):
+    lin = torch.nn.Linear(K, N)
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(W))
+        lin.bias.copy_(torch.from_numpy(B))
+    qm = quantize_dynamic(torch.nn.Sequential(lin), {torch.nn.Linear: qc}, dtype=torch.qint8)
+    y = qm(torch.from_numpy(X)).detach().numpy()
+    wq = qm[0].weight()
+    out.append(arr(f"kDyn{tag}Wq", "int", wq.int_repr().numpy().ravel(), str))
+    out.append(arr(f"kDyn{tag}Y", "float", y.ravel(), f))
+
 print("\n".join(out))

@@ -14,7 +14,7 @@ namespace detail {
 namespace {
 
 inline __m256i quant8(const float* x, __m256 inv, __m256 lo, __m256 hi, __m256i zp) {
-  __m256 t = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x), inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 t = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x), inv), _MM_FROUND_TO_NEAREST_INT);
   t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q));  // NaN -> 0 -> zero point
   t = _mm256_min_ps(_mm256_max_ps(t, lo), hi);
   return _mm256_add_epi32(_mm256_cvtps_epi32(t), zp);
