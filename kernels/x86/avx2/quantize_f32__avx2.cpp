@@ -1,5 +1,6 @@
 // Quantize float32 -> u8/s8 and min/max for AVX2: 32 elements per step, rounded with vroundps
-// (nearest even, as nearbyint in the default mode), NaN zeroed by an ordered compare, clamped in
+// in the current rounding mode, like nearbyint (nearest even by default; the current mode, not
+// the immediate "nearest", because SIMDe's emulation of the latter rounds ties away), NaN zeroed by an ordered compare, clamped in
 // float, converted, packed with saturation (values are already in range) and put back in order.
 // Bit-identical with the baseline loops in src/quant/quantize.cpp.
 #include "x86/intrin.hpp"
@@ -14,7 +15,7 @@ namespace detail {
 namespace {
 
 inline __m256i quant8(const float* x, __m256 inv, __m256 lo, __m256 hi, __m256i zp) {
-  __m256 t = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x), inv), _MM_FROUND_TO_NEAREST_INT);
+  __m256 t = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x), inv), _MM_FROUND_CUR_DIRECTION);
   t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q));  // NaN -> 0 -> zero point
   t = _mm256_min_ps(_mm256_max_ps(t, lo), hi);
   return _mm256_add_epi32(_mm256_cvtps_epi32(t), zp);
