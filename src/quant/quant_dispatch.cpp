@@ -24,7 +24,8 @@ extern const QuantKernels kQuantKernelsScalar = {
 
 namespace {
 
-bool avx2_runnable() {
+// cpuid traps to the hypervisor in a VM (microseconds): asked once, not per call.
+bool avx2_runnable_uncached() {
 #if QGEMM_BUILT_W8_AVX2
   if (!(detect_cpu_isas() & (1u << static_cast<int>(Isa::avx2)))) return false;
 #if defined(QGEMM_SIMDE_EMULATION)
@@ -37,6 +38,11 @@ bool avx2_runnable() {
 #else
   return false;
 #endif
+}
+
+bool avx2_runnable() {
+  static const bool ok = avx2_runnable_uncached();
+  return ok;
 }
 
 const QuantKernels* table_for(Isa isa) {
