@@ -102,6 +102,8 @@ Status DynamicLinear::forward(int64_t M, const float* x, int64_t ldx, float* y, 
   }
   QParams p;
   if (Status st = choose_qparams_dynamic(lo, hi, opt_.reduce_range, &p); st != Status::ok) return st;
+  if (static_cast<uint64_t>(M) > (uint64_t{1} << 40) / static_cast<uint64_t>(in_))
+    return fail(Status::bad_argument, "DynamicLinear::forward: M * in_features too large");
   const size_t need = static_cast<size_t>(M) * static_cast<size_t>(in_);
   try {
     if (g_xq.size() < need) g_xq.resize(need);

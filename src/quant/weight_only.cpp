@@ -85,6 +85,8 @@ Status WeightOnlyLinear::forward(int64_t M, ActType type, const void* x, int64_t
   if (M == 0) return succeed();
   if (!x || !y) return fail(Status::null_pointer, "WeightOnlyLinear::forward: null x or y");
   const detail::QuantKernels* kt = &detail::quant_kernels();
+  if (static_cast<uint64_t>(M) > (uint64_t{1} << 40) / static_cast<uint64_t>(in_))
+    return fail(Status::bad_argument, "WeightOnlyLinear::forward: M * in_features too large");
   const size_t K = static_cast<size_t>(in_), N = static_cast<size_t>(out_);
   const float* xf = static_cast<const float*>(x);
   size_t ldxf = static_cast<size_t>(ldx);
