@@ -19,8 +19,10 @@ namespace qgemm {
 namespace detail {
 
 extern const QuantKernels kQuantKernelsScalar = {
-    w8_linear_1x1__scalar, bf16_to_f32__scalar, f16_to_f32__scalar, quantize_u8__xsimd, quantize_s8__xsimd,
-    min_max__xsimd, "w8a32_linear_1x1__scalar", "w8a16bf16_linear_1x1__scalar", "w8a16f16_linear_1x1__scalar"};
+    w8_linear_1x1__scalar, nullptr, bf16_to_f32__scalar, f16_to_f32__scalar, quantize_u8__xsimd,
+    quantize_s8__xsimd, min_max__xsimd, "w8a32_linear_1x1__scalar", "w8a16bf16_linear_1x1__scalar",
+    "w8a16f16_linear_1x1__scalar", "w8a32_linear_1x1__scalar", "w8a16bf16_linear_1x1__scalar",
+    "w8a16f16_linear_1x1__scalar"};
 
 namespace {
 

@@ -13,6 +13,9 @@ namespace detail {
 // the dot product in float32 (order is the kernel's own). bias may be null (0).
 using W8LinearFn = void (*)(size_t K, size_t N, const float* x, const int8_t* w, size_t ldw,
                             const float* scale, const float* bias, float* y);
+// The same for two rows of X at once (x0/y0 and x1/y1): each converted weight serves two FMAs.
+using W8Linear2Fn = void (*)(size_t K, size_t N, const float* x0, const float* x1, const int8_t* w,
+                             size_t ldw, const float* scale, const float* bias, float* y0, float* y1);
 // n 16-bit values (bf16 or f16 bit patterns) to float32, exactly.
 using HalfToFloatFn = void (*)(const uint16_t* src, size_t n, float* dst);
 // q[i] = clamp(zp + nearbyint(x[i] * inv), type range), NaN -> zp: bit-identical on every ISA
@@ -24,6 +27,7 @@ using MinMaxFn = void (*)(const float* x, size_t n, float* mn, float* mx);
 
 struct QuantKernels {
   W8LinearFn linear;
+  W8Linear2Fn linear2;  // null: rows one at a time
   HalfToFloatFn bf16_to_f32;
   HalfToFloatFn f16_to_f32;
   QuantizeU8Fn quantize_u8;
@@ -32,6 +36,9 @@ struct QuantKernels {
   const char* name_f32;  // weight-only kernel names per activation type (weight_only_kernel_name())
   const char* name_bf16;
   const char* name_f16;
+  const char* name2_f32;  // the two-row kernel's names (M >= 2)
+  const char* name2_bf16;
+  const char* name2_f16;
 };
 
 // Baseline entries (xsimd at the baseline ISA, plain C++): every CPU.

@@ -103,13 +103,21 @@ Status WeightOnlyLinear::forward(int64_t M, ActType type, const void* x, int64_t
     ldxf = K;
   }
   const size_t nb = std::max<size_t>(8, (kBlockBytes / K) & ~size_t{7});
+  const int8_t* w = wq_.data();
   for (size_t n0 = 0; n0 < N; n0 += nb) {
     const size_t len = std::min(nb, N - n0);
-    for (int64_t i = 0; i < M; ++i)
-      kt->linear(K, len, xf + i * ldxf, wq_.data() + n0 * K, K, ws_.data() + n0, bias_.data() + n0,
-                 y + i * ldy + n0);
+    int64_t i = 0;
+    if (kt->linear2)
+      for (; i + 2 <= M; i += 2)
+        kt->linear2(K, len, xf + i * ldxf, xf + (i + 1) * ldxf, w + n0 * K, K, ws_.data() + n0, bias_.data() + n0,
+                    y + i * ldy + n0, y + (i + 1) * ldy + n0);
+    for (; i < M; ++i)
+      kt->linear(K, len, xf + i * ldxf, w + n0 * K, K, ws_.data() + n0, bias_.data() + n0, y + i * ldy + n0);
   }
-  g_last_name = type == ActType::f32 ? kt->name_f32 : (type == ActType::bf16 ? kt->name_bf16 : kt->name_f16);
+  if (M >= 2)
+    g_last_name = type == ActType::f32 ? kt->name2_f32 : (type == ActType::bf16 ? kt->name2_bf16 : kt->name2_f16);
+  else
+    g_last_name = type == ActType::f32 ? kt->name_f32 : (type == ActType::bf16 ? kt->name_bf16 : kt->name_f16);
   return succeed();
 }
 
