@@ -1,0 +1,136 @@
+// qgemm layers built on the GEMM: what PyTorch users know as
+//   DynamicLinear    - torch.ao.nn.quantized.dynamic.Linear (float in, float out, s8 weights,
+//                      X quantized to u8 on every call)
+//   StaticLinear     - torch.ao.nn.quantized.Linear (u8 in, u8 out, FBGEMM's float-multiplier
+//                      requantization, bit-exact with fbgemm)
+//   WeightOnlyLinear - W8A32 / W8A16: s8 weights with per-channel scales, float32, bfloat16 or
+//                      float16 X, float32 Y = X * dequant(W)^T + bias
+// Weights are given as PyTorch stores them: [out_features][in_features], row-major.
+// Objects are immutable after init(); forward() may run on many threads at once. No
+// exception crosses this API; every call returns a Status (see qgemm.hpp).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "qgemm/qgemm.hpp"
+#include "qgemm/quantize.hpp"
+
+namespace qgemm {
+
+// ---------------------------------------------------------------------------------------
+struct DynamicLinearOptions {
+  bool per_channel = false;  // weights: per-tensor or per-output-channel symmetric s8
+  bool reduce_range = true;  // X: 7-bit u8 as PyTorch's fbgemm dynamic Linear does by default
+};
+
+class DynamicLinear {
+ public:
+  DynamicLinear() = default;
+  ~DynamicLinear();
+  DynamicLinear(DynamicLinear&& o) noexcept;
+  DynamicLinear& operator=(DynamicLinear&& o) noexcept;
+  DynamicLinear(const DynamicLinear&) = delete;
+  DynamicLinear& operator=(const DynamicLinear&) = delete;
+
+  // Quantizes weight [out][in] with choose_qparams(..., QType::s8, QScheme::symmetric, false)
+  // (per tensor or per row), packs it. bias: out floats or null.
+  Status init(const float* weight, int64_t out_features, int64_t in_features, const float* bias,
+              const DynamicLinearOptions& opt = {}) noexcept;
+  // Y[M][out] = dequantized GEMM of quantize_u8(X) and the weights, float bias added:
+  //   p = choose_qparams_dynamic(min(X), max(X), reduce_range); xq = quantize(X, p)
+  //   Y = gemm(xq, za = p.zero_point, W, output_f32(p.scale, w_scales, per_channel, bias))
+  // x: M x in (ldx >= in), y: M x out (ldy >= out). *x_params (optional) receives p.
+  Status forward(int64_t M, const float* x, int64_t ldx, float* y, int64_t ldy,
+                 QParams* x_params = nullptr) const noexcept;
+
+  int64_t in_features() const noexcept { return in_; }
+  int64_t out_features() const noexcept { return out_; }
+  const std::vector<int8_t>& weight_q() const noexcept { return wq_; }       // [out][in]
+  const std::vector<float>& weight_scales() const noexcept { return ws_; }   // 1 or out
+  const std::vector<float>& bias() const noexcept { return bias_; }          // empty or out
+  const PackedWeights* packed() const noexcept { return packed_; }
+  const DynamicLinearOptions& options() const noexcept { return opt_; }
+
+ private:
+  int64_t in_ = 0, out_ = 0;
+  DynamicLinearOptions opt_;
+  std::vector<int8_t> wq_;
+  std::vector<float> ws_, bias_;
+  PackedWeights* packed_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------
+class StaticLinear {
+ public:
+  StaticLinear() = default;
+  ~StaticLinear();
+  StaticLinear(StaticLinear&& o) noexcept;
+  StaticLinear& operator=(StaticLinear&& o) noexcept;
+  StaticLinear(const StaticLinear&) = delete;
+  StaticLinear& operator=(const StaticLinear&) = delete;
+
+  // Quantized weights [out][in] with scale(s) and optional zero point(s) (null: 0), one value
+  // or `out` values (per_channel). Bias: int32 (added to the accumulator) or float (FBGEMM:
+  // bias/(sx*sw[j]) added to float(acc)), at most one of them. x/y: activation parameters.
+  // Output clamp [clamp_lo, clamp_hi] within [0, 255] (e.g. [y_zp, 255] fuses ReLU).
+  Status init(const int8_t* weight_q, int64_t out_features, int64_t in_features,
+              const float* weight_scales, const int32_t* weight_zero_points, bool per_channel,
+              const int32_t* bias_s32, const float* bias_f32, QParams x, QParams y,
+              int32_t clamp_lo = 0, int32_t clamp_hi = 255) noexcept;
+  // y[i][j] = clamp(nearbyint((float(acc) + bias_f32[j]/(sx*sw[j])) * ((sx*sw[j])/sy)) + zy)
+  // with every product and quotient in float32 (fbgemm's requantize_u8acc32_ref).
+  Status forward(int64_t M, const uint8_t* x, int64_t ldx, uint8_t* y, int64_t ldy) const noexcept;
+
+  int64_t in_features() const noexcept { return in_; }
+  int64_t out_features() const noexcept { return out_; }
+  const PackedWeights* packed() const noexcept { return packed_; }
+  OutputStage output_stage() const noexcept;
+
+ private:
+  int64_t in_ = 0, out_ = 0;
+  bool per_channel_ = false;
+  QParams x_, y_;
+  int32_t lo_ = 0, hi_ = 255;
+  std::vector<float> ws_, bias_f32_;
+  std::vector<int32_t> bias_s32_;
+  PackedWeights* packed_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------
+// Weight-only int8. Activation element types.
+enum class ActType : int32_t { f32 = 0, bf16 = 1, f16 = 2 };
+
+class WeightOnlyLinear {
+ public:
+  // From float weights: per-channel symmetric s8 (choose_qparams per row, QScheme::symmetric).
+  Status init(const float* weight, int64_t out_features, int64_t in_features,
+              const float* bias) noexcept;
+  // From s8 weights [out][in] and out per-channel scales (> 0, finite).
+  Status init_quantized(const int8_t* weight_q, const float* scales, int64_t out_features,
+                        int64_t in_features, const float* bias) noexcept;
+  // Y[i][j] = scale[j] * sum_k float(X[i][k]) * float(Wq[j][k]) + bias[j], float32 Y.
+  // x points to float (f32) or to uint16_t bit patterns (bf16, f16); ldx/ldy in elements.
+  // The sum is taken in float32 with FMA in an order that depends on the kernel: results
+  // match a float reference within the tolerance stated in docs/notes/issue-7.md.
+  Status forward(int64_t M, ActType type, const void* x, int64_t ldx, float* y,
+                 int64_t ldy) const noexcept;
+
+  int64_t in_features() const noexcept { return in_; }
+  int64_t out_features() const noexcept { return out_; }
+  const std::vector<int8_t>& weight_q() const noexcept { return wq_; }
+  const std::vector<float>& weight_scales() const noexcept { return ws_; }
+  const std::vector<float>& bias() const noexcept { return bias_; }
+
+ private:
+  int64_t in_ = 0, out_ = 0;
+  std::vector<int8_t> wq_;
+  std::vector<float> ws_, bias_;
+};
+
+// Which kernels run: set_quant_isa() in quantize.hpp.
+// Name of the kernel the last WeightOnlyLinear::forward on this thread ran, e.g.
+// "w8_linear_f32_1x4__avx2"; "" before any call.
+const char* weight_only_kernel_name() noexcept;
+
+}  // namespace qgemm

@@ -1,0 +1,131 @@
+// The C API of the quantization utilities and layers (include/qgemm/quantize.h): conversions
+// to the C++ API and nothing else.
+#include <new>
+
+#include "errors.hpp"
+#include "qgemm/linear.hpp"
+#include "qgemm/quantize.h"
+
+using namespace qgemm;
+
+struct qgemm_dynamic_linear {
+  DynamicLinear layer;
+};
+struct qgemm_static_linear {
+  StaticLinear layer;
+};
+struct qgemm_weight_only_linear {
+  WeightOnlyLinear layer;
+};
+
+namespace {
+qgemm_status c_status(Status s) { return static_cast<qgemm_status>(s); }
+
+template <typename Handle, typename Init>
+qgemm_status create(Handle** out, Init init) {
+  if (!out) return c_status(detail::fail(Status::null_pointer, "create: null output handle"));
+  auto* h = new (std::nothrow) Handle;
+  if (!h) return c_status(detail::fail(Status::out_of_memory, "create: out of memory"));
+  const Status s = init(h->layer);
+  if (s != Status::ok) {
+    delete h;
+    return c_status(s);
+  }
+  *out = h;
+  return 0;
+}
+}  // namespace
+
+extern "C" {
+
+qgemm_status qgemm_choose_qparams(float min, float max, int32_t qtype, int32_t qscheme, int32_t reduce_range,
+                                  float* scale, int32_t* zero_point) {
+  if (!scale || !zero_point) return c_status(detail::fail(Status::null_pointer, "qgemm_choose_qparams: null output"));
+  QParams p;
+  const Status s = choose_qparams(min, max, static_cast<QType>(qtype), static_cast<QScheme>(qscheme), reduce_range != 0, &p);
+  if (s == Status::ok) *scale = p.scale, *zero_point = p.zero_point;
+  return c_status(s);
+}
+
+qgemm_status qgemm_choose_qparams_dynamic(float min, float max, int32_t reduce_range, float* scale, int32_t* zero_point) {
+  if (!scale || !zero_point) return c_status(detail::fail(Status::null_pointer, "qgemm_choose_qparams_dynamic: null output"));
+  QParams p;
+  const Status s = choose_qparams_dynamic(min, max, reduce_range != 0, &p);
+  if (s == Status::ok) *scale = p.scale, *zero_point = p.zero_point;
+  return c_status(s);
+}
+
+qgemm_status qgemm_min_max(const float* x, int64_t n, float* min, float* max) { return c_status(min_max(x, n, min, max)); }
+qgemm_status qgemm_quantize_u8(const float* x, int64_t n, float scale, int32_t zp, uint8_t* q) {
+  return c_status(quantize(x, n, QParams{scale, zp}, q));
+}
+qgemm_status qgemm_quantize_s8(const float* x, int64_t n, float scale, int32_t zp, int8_t* q) {
+  return c_status(quantize(x, n, QParams{scale, zp}, q));
+}
+qgemm_status qgemm_dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zp, float* x) {
+  return c_status(dequantize(q, n, QParams{scale, zp}, x));
+}
+qgemm_status qgemm_dequantize_s8(const int8_t* q, int64_t n, float scale, int32_t zp, float* x) {
+  return c_status(dequantize(q, n, QParams{scale, zp}, x));
+}
+qgemm_status qgemm_choose_qparams_per_channel(const float* x, const int64_t* shape, int32_t ndim, int32_t axis,
+                                              int32_t qtype, int32_t qscheme, int32_t reduce_range, float* scales,
+                                              int32_t* zero_points) {
+  return c_status(choose_qparams_per_channel(x, shape, ndim, axis, static_cast<QType>(qtype),
+                                             static_cast<QScheme>(qscheme), reduce_range != 0, scales, zero_points));
+}
+qgemm_status qgemm_quantize_per_channel(const float* x, const int64_t* shape, int32_t ndim, int32_t axis,
+                                        const float* scales, const int32_t* zero_points, int32_t qtype, void* q) {
+  return c_status(quantize_per_channel(x, shape, ndim, axis, scales, zero_points, static_cast<QType>(qtype), q));
+}
+qgemm_status qgemm_max_abs_error(const float* a, const float* b, int64_t n, double* out) {
+  return c_status(max_abs_error(a, b, n, out));
+}
+qgemm_status qgemm_mean_squared_error(const float* a, const float* b, int64_t n, double* out) {
+  return c_status(mean_squared_error(a, b, n, out));
+}
+
+qgemm_status qgemm_dynamic_linear_create(const float* weight, int64_t out_features, int64_t in_features,
+                                         const float* bias, int32_t per_channel, int32_t reduce_range,
+                                         qgemm_dynamic_linear** out) {
+  DynamicLinearOptions opt;
+  opt.per_channel = per_channel != 0;
+  opt.reduce_range = reduce_range != 0;
+  return create(out, [&](DynamicLinear& l) { return l.init(weight, out_features, in_features, bias, opt); });
+}
+qgemm_status qgemm_dynamic_linear_forward(const qgemm_dynamic_linear* l, int64_t M, const float* x, int64_t ldx,
+                                          float* y, int64_t ldy) {
+  if (!l) return c_status(detail::fail(Status::null_pointer, "qgemm_dynamic_linear_forward: null layer"));
+  return c_status(l->layer.forward(M, x, ldx, y, ldy));
+}
+void qgemm_dynamic_linear_destroy(qgemm_dynamic_linear* l) { delete l; }
+
+qgemm_status qgemm_static_linear_create(const int8_t* weight_q, int64_t out_features, int64_t in_features,
+                                        const float* weight_scales, const int32_t* weight_zero_points,
+                                        int32_t per_channel, const int32_t* bias_s32, const float* bias_f32,
+                                        float x_scale, int32_t x_zero_point, float y_scale, int32_t y_zero_point,
+                                        int32_t clamp_lo, int32_t clamp_hi, qgemm_static_linear** out) {
+  return create(out, [&](StaticLinear& l) {
+    return l.init(weight_q, out_features, in_features, weight_scales, weight_zero_points, per_channel != 0, bias_s32,
+                  bias_f32, QParams{x_scale, x_zero_point}, QParams{y_scale, y_zero_point}, clamp_lo, clamp_hi);
+  });
+}
+qgemm_status qgemm_static_linear_forward(const qgemm_static_linear* l, int64_t M, const uint8_t* x, int64_t ldx,
+                                         uint8_t* y, int64_t ldy) {
+  if (!l) return c_status(detail::fail(Status::null_pointer, "qgemm_static_linear_forward: null layer"));
+  return c_status(l->layer.forward(M, x, ldx, y, ldy));
+}
+void qgemm_static_linear_destroy(qgemm_static_linear* l) { delete l; }
+
+qgemm_status qgemm_weight_only_linear_create(const float* weight, int64_t out_features, int64_t in_features,
+                                             const float* bias, qgemm_weight_only_linear** out) {
+  return create(out, [&](WeightOnlyLinear& l) { return l.init(weight, out_features, in_features, bias); });
+}
+qgemm_status qgemm_weight_only_linear_forward(const qgemm_weight_only_linear* l, int64_t M, int32_t act_type,
+                                              const void* x, int64_t ldx, float* y, int64_t ldy) {
+  if (!l) return c_status(detail::fail(Status::null_pointer, "qgemm_weight_only_linear_forward: null layer"));
+  return c_status(l->layer.forward(M, static_cast<ActType>(act_type), x, ldx, y, ldy));
+}
+void qgemm_weight_only_linear_destroy(qgemm_weight_only_linear* l) { delete l; }
+
+}  // extern "C"

@@ -1,0 +1,206 @@
+// Dynamic and static quantized linear layers on top of the public GEMM API (qgemm::gemm with
+// the f32 and float-multiplier output stages). Nothing here touches a kernel directly.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <new>
+#include <utility>
+#include <vector>
+
+#include "errors.hpp"
+#include "qgemm/linear.hpp"
+
+namespace qgemm {
+
+using detail::fail;
+using detail::succeed;
+
+namespace {
+thread_local std::vector<uint8_t> g_xq;  // quantized X of DynamicLinear::forward, grow-only
+}
+
+// ---------------------------------------------------------------------------------------
+DynamicLinear::~DynamicLinear() { destroy_packed_weights(packed_); }
+
+DynamicLinear::DynamicLinear(DynamicLinear&& o) noexcept { *this = std::move(o); }
+
+DynamicLinear& DynamicLinear::operator=(DynamicLinear&& o) noexcept {
+  if (this != &o) {
+    destroy_packed_weights(packed_);
+    in_ = o.in_;
+    out_ = o.out_;
+    opt_ = o.opt_;
+    wq_ = std::move(o.wq_);
+    ws_ = std::move(o.ws_);
+    bias_ = std::move(o.bias_);
+    packed_ = o.packed_;
+    o.packed_ = nullptr;
+    o.in_ = o.out_ = 0;
+  }
+  return *this;
+}
+
+Status DynamicLinear::init(const float* weight, int64_t out, int64_t in, const float* bias,
+                           const DynamicLinearOptions& opt) noexcept {
+  if (out < 1 || in < 1) return fail(Status::negative_dimension, "DynamicLinear: features must be >= 1");
+  if (!weight) return fail(Status::null_pointer, "DynamicLinear: null weights");
+  std::vector<int8_t> q;
+  std::vector<float> s, b;
+  std::vector<int32_t> zp;
+  try {
+    q.resize(static_cast<size_t>(out) * static_cast<size_t>(in));
+    s.resize(opt.per_channel ? out : 1);
+    zp.resize(s.size());
+    if (bias) b.assign(bias, bias + out);
+  } catch (const std::bad_alloc&) {
+    return fail(Status::out_of_memory, "DynamicLinear: out of memory");
+  }
+  if (opt.per_channel) {
+    const int64_t shape[2] = {out, in};
+    if (Status st = choose_qparams_per_channel(weight, shape, 2, 0, QType::s8, QScheme::symmetric, false,
+                                               s.data(), zp.data());
+        st != Status::ok)
+      return st;
+    if (Status st = quantize_per_channel(weight, shape, 2, 0, s.data(), zp.data(), QType::s8, q.data());
+        st != Status::ok)
+      return st;
+  } else {
+    QParams p;
+    if (Status st = choose_qparams_tensor(weight, out * in, QType::s8, QScheme::symmetric, false, &p);
+        st != Status::ok)
+      return st;
+    s[0] = p.scale;
+    if (Status st = quantize(weight, out * in, p, q.data()); st != Status::ok) return st;
+  }
+  PackedWeights* pw = nullptr;
+  if (Status st = pack_weights(q.data(), WeightLayout::nk, in, out, in, nullptr, false, &pw); st != Status::ok)
+    return st;
+  destroy_packed_weights(packed_);
+  packed_ = pw;
+  in_ = in;
+  out_ = out;
+  opt_ = opt;
+  wq_ = std::move(q);
+  ws_ = std::move(s);
+  bias_ = std::move(b);
+  return succeed();
+}
+
+Status DynamicLinear::forward(int64_t M, const float* x, int64_t ldx, float* y, int64_t ldy,
+                              QParams* x_params) const noexcept {
+  if (!packed_) return fail(Status::bad_argument, "DynamicLinear::forward: not initialised");
+  if (M < 0) return fail(Status::negative_dimension, "DynamicLinear::forward: M < 0");
+  if (ldx < in_ || ldy < out_) return fail(Status::bad_leading_dimension, "DynamicLinear::forward: ldx < in or ldy < out");
+  if (M == 0) return succeed();
+  if (!x || !y) return fail(Status::null_pointer, "DynamicLinear::forward: null x or y");
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  for (int64_t i = 0; i < M; ++i) {
+    float a, b;
+    if (Status st = min_max(x + i * ldx, in_, &a, &b); st != Status::ok) return st;
+    lo = std::min(lo, a);
+    hi = std::max(hi, b);
+  }
+  QParams p;
+  if (Status st = choose_qparams_dynamic(lo, hi, opt_.reduce_range, &p); st != Status::ok) return st;
+  if (static_cast<uint64_t>(M) > (uint64_t{1} << 40) / static_cast<uint64_t>(in_))
+    return fail(Status::bad_argument, "DynamicLinear::forward: M * in_features too large");
+  const size_t need = static_cast<size_t>(M) * static_cast<size_t>(in_);
+  try {
+    if (g_xq.size() < need) g_xq.resize(need);
+  } catch (const std::bad_alloc&) {
+    return fail(Status::out_of_memory, "DynamicLinear::forward: out of memory");
+  }
+  for (int64_t i = 0; i < M; ++i)
+    if (Status st = quantize(x + i * ldx, in_, p, g_xq.data() + i * in_); st != Status::ok) return st;
+  const OutputStage os = output_f32(p.scale, ws_.data(), opt_.per_channel, bias_.empty() ? nullptr : bias_.data());
+  if (Status st = gemm(M, g_xq.data(), in_, p.zero_point, packed_, os, y, ldy); st != Status::ok) return st;
+  if (x_params) *x_params = p;
+  return succeed();
+}
+
+// ---------------------------------------------------------------------------------------
+StaticLinear::~StaticLinear() { destroy_packed_weights(packed_); }
+
+StaticLinear::StaticLinear(StaticLinear&& o) noexcept { *this = std::move(o); }
+
+StaticLinear& StaticLinear::operator=(StaticLinear&& o) noexcept {
+  if (this != &o) {
+    destroy_packed_weights(packed_);
+    in_ = o.in_;
+    out_ = o.out_;
+    per_channel_ = o.per_channel_;
+    x_ = o.x_;
+    y_ = o.y_;
+    lo_ = o.lo_;
+    hi_ = o.hi_;
+    ws_ = std::move(o.ws_);
+    bias_f32_ = std::move(o.bias_f32_);
+    bias_s32_ = std::move(o.bias_s32_);
+    packed_ = o.packed_;
+    o.packed_ = nullptr;
+    o.in_ = o.out_ = 0;
+  }
+  return *this;
+}
+
+Status StaticLinear::init(const int8_t* weight_q, int64_t out, int64_t in, const float* weight_scales,
+                          const int32_t* weight_zero_points, bool per_channel, const int32_t* bias_s32,
+                          const float* bias_f32, QParams x, QParams y, int32_t clamp_lo,
+                          int32_t clamp_hi) noexcept {
+  if (out < 1 || in < 1) return fail(Status::negative_dimension, "StaticLinear: features must be >= 1");
+  if (!weight_q || !weight_scales) return fail(Status::null_pointer, "StaticLinear: null weights or scales");
+  if (bias_s32 && bias_f32) return fail(Status::bad_output_params, "StaticLinear: give an int32 or a float bias, not both");
+  if (x.zero_point < 0 || x.zero_point > 255 || y.zero_point < 0 || y.zero_point > 255)
+    return fail(Status::bad_zero_point, "StaticLinear: activation zero points must be in [0, 255]");
+  if (!(x.scale > 0.0f) || !std::isfinite(x.scale) || !(y.scale > 0.0f) || !std::isfinite(y.scale))
+    return fail(Status::bad_output_params, "StaticLinear: activation scales must be finite and > 0");
+  if (clamp_lo < 0 || clamp_hi > 255 || clamp_lo > clamp_hi)
+    return fail(Status::bad_output_params, "StaticLinear: need 0 <= clamp_lo <= clamp_hi <= 255");
+  const size_t nc = per_channel ? static_cast<size_t>(out) : 1;
+  for (size_t j = 0; j < nc; ++j)
+    if (!(weight_scales[j] > 0.0f) || !std::isfinite(weight_scales[j]))
+      return fail(Status::bad_output_params, "StaticLinear: weight scale %zu must be finite and > 0", j);
+  std::vector<float> ws, bf;
+  std::vector<int32_t> bs;
+  try {
+    ws.assign(weight_scales, weight_scales + nc);
+    if (bias_f32) bf.assign(bias_f32, bias_f32 + out);
+    if (bias_s32) bs.assign(bias_s32, bias_s32 + out);
+  } catch (const std::bad_alloc&) {
+    return fail(Status::out_of_memory, "StaticLinear: out of memory");
+  }
+  PackedWeights* pw = nullptr;
+  if (Status st = pack_weights(weight_q, WeightLayout::nk, in, out, in, weight_zero_points,
+                               per_channel && weight_zero_points, &pw);
+      st != Status::ok)
+    return st;
+  destroy_packed_weights(packed_);
+  packed_ = pw;
+  in_ = in;
+  out_ = out;
+  per_channel_ = per_channel;
+  x_ = x;
+  y_ = y;
+  lo_ = clamp_lo;
+  hi_ = clamp_hi;
+  ws_ = std::move(ws);
+  bias_f32_ = std::move(bf);
+  bias_s32_ = std::move(bs);
+  return succeed();
+}
+
+OutputStage StaticLinear::output_stage() const noexcept {
+  OutputStage o = output_float_multiplier(OutputType::u8, x_.scale, ws_.data(), per_channel_, y_.scale,
+                                          y_.zero_point, bias_s32_.empty() ? nullptr : bias_s32_.data(),
+                                          bias_f32_.empty() ? nullptr : bias_f32_.data());
+  o.clamp_lo = lo_;
+  o.clamp_hi = hi_;
+  return o;
+}
+
+Status StaticLinear::forward(int64_t M, const uint8_t* x, int64_t ldx, uint8_t* y, int64_t ldy) const noexcept {
+  if (!packed_) return fail(Status::bad_argument, "StaticLinear::forward: not initialised");
+  return gemm(M, x, ldx, x_.zero_point, packed_, output_stage(), y, ldy);
+}
+
+}  // namespace qgemm

@@ -1,0 +1,90 @@
+// Selection of the quantization-layer kernels (quantize, min/max, weight-only linear): the
+// best table this CPU runs (avx2 = AVX2+FMA+F16C, else the baseline one), restricted by
+// QGEMM_ISA=scalar or set_quant_isa(). Separate from the GEMM table: these kernels exist for
+// ISAs the GEMM may not have yet, and the other way round.
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#endif
+
+#include "cpu.hpp"
+#include "errors.hpp"
+#include "qgemm/quantize.hpp"
+#include "quant/quant_kernels.hpp"
+
+namespace qgemm {
+namespace detail {
+
+extern const QuantKernels kQuantKernelsScalar = {
+    w8_linear_1x1__scalar, nullptr, bf16_to_f32__scalar, f16_to_f32__scalar, quantize_u8__xsimd,
+    quantize_s8__xsimd, min_max__xsimd, "w8a32_linear_1x1__scalar", "w8a16bf16_linear_1x1__scalar",
+    "w8a16f16_linear_1x1__scalar", "w8a32_linear_1x1__scalar", "w8a16bf16_linear_1x1__scalar",
+    "w8a16f16_linear_1x1__scalar"};
+
+namespace {
+
+// cpuid traps to the hypervisor in a VM (microseconds): asked once, not per call.
+bool avx2_runnable_uncached() {
+#if QGEMM_BUILT_W8_AVX2
+  if (!(detect_cpu_isas() & (1u << static_cast<int>(Isa::avx2)))) return false;
+#if defined(QGEMM_SIMDE_EMULATION)
+  return true;
+#else
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  return (c >> 29) & 1;  // F16C
+#endif
+#else
+  return false;
+#endif
+}
+
+bool avx2_runnable() {
+  static const bool ok = avx2_runnable_uncached();
+  return ok;
+}
+
+const QuantKernels* table_for(Isa isa) {
+  if (isa == Isa::scalar) return &kQuantKernelsScalar;
+#if QGEMM_BUILT_W8_AVX2
+  if (isa == Isa::avx2 && avx2_runnable()) return &kQuantKernelsAvx2;
+#endif
+  return nullptr;
+}
+
+Isa best_isa() {
+  static const Isa best = [] {
+    Isa b = table_for(Isa::avx2) ? Isa::avx2 : Isa::scalar;
+    if (const char* env = std::getenv("QGEMM_ISA"); env && std::strcmp(env, "scalar") == 0) b = Isa::scalar;
+    return b;
+  }();
+  return best;
+}
+
+std::atomic<int> g_forced{-1};
+
+}  // namespace
+
+const QuantKernels& quant_kernels() noexcept { return *table_for(quant_isa()); }
+
+}  // namespace detail
+
+Status set_quant_isa(Isa isa) noexcept {
+  if (!detail::table_for(isa))
+    return detail::fail(Status::unsupported_isa, "quantization kernels for %s are not built or this CPU lacks them",
+                        isa_name(isa));
+  detail::g_forced.store(static_cast<int>(isa));
+  return detail::succeed();
+}
+
+void reset_quant_isa() noexcept { detail::g_forced.store(-1); }
+
+Isa quant_isa() noexcept {
+  const int f = detail::g_forced.load();
+  return f >= 0 ? static_cast<Isa>(f) : detail::best_isa();
+}
+
+}  // namespace qgemm
