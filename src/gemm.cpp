@@ -275,10 +275,10 @@ void choose_grid(size_t threads, size_t mt, size_t np, size_t mr, size_t nr, siz
   for (size_t t = std::min(threads, mt * np); t > 1; --t) {
     double best = 0.0;
     size_t bm = 0;
-    for (size_t gm = 1; gm <= t; ++gm) {
+    for (size_t gm = 1; gm <= std::min(t, mt); ++gm) {
       if (t % gm != 0) continue;
       const size_t gn = t / gm;
-      if (gm > mt || gn > np) continue;
+      if (gn > np) continue;
       const double rows = static_cast<double>((mt + gm - 1) / gm * mr);
       const double cols = static_cast<double>((np + gn - 1) / gn * nr);
       const double cost = rows * (cols + 4.0);
