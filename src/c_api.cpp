@@ -56,10 +56,26 @@ qgemm_status qgemm_pack_weights(const int8_t* b, int32_t layout, int64_t K, int6
 void qgemm_destroy_packed_weights(qgemm_packed_weights* w) { destroy_packed_weights(cpp(w)); }
 size_t qgemm_packed_weights_size(const qgemm_packed_weights* w) { return packed_weights_size(cpp(w)); }
 
+void qgemm_gemm_options_init(qgemm_gemm_options* o) {
+  if (o) *o = qgemm_gemm_options{0, nullptr, nullptr};
+}
+
 qgemm_status qgemm_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
                         const qgemm_packed_weights* b, const qgemm_output_stage* o, void* c,
                         int64_t ldc) {
+  return qgemm_gemm_ex(M, a, lda, za, b, o, c, ldc, nullptr);
+}
+
+qgemm_status qgemm_gemm_ex(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
+                           const qgemm_packed_weights* b, const qgemm_output_stage* o, void* c,
+                           int64_t ldc, const qgemm_gemm_options* options) {
   if (!o) return c_status(detail::fail(Status::null_pointer, "qgemm_gemm: output stage is null"));
+  GemmOptions opt;
+  if (options) {
+    opt.num_threads = options->num_threads;
+    opt.parallel_for = options->parallel_for;  // same signature: void(void*, size_t, void(*)(void*, size_t), void*)
+    opt.parallel_ctx = options->parallel_ctx;
+  }
   OutputStage s;
   s.type = static_cast<OutputType>(o->type);
   s.bias_s32 = o->bias_s32;
@@ -77,7 +93,7 @@ qgemm_status qgemm_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
   s.out_scale = o->out_scale;
   s.clamp_lo_f32 = o->clamp_lo_f32;
   s.clamp_hi_f32 = o->clamp_hi_f32;
-  return c_status(gemm(M, a, lda, za, cpp(b), s, c, ldc));
+  return c_status(gemm(M, a, lda, za, cpp(b), s, c, ldc, opt));
 }
 
 qgemm_status qgemm_quantize_multiplier(double real, int32_t* multiplier, int32_t* shift) {

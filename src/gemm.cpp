@@ -1,12 +1,28 @@
 // qgemm::gemm: argument checks, then the portable blocking driver. Data flows one way:
 // checks -> dispatch (the config the weights were packed for) -> per-call output-stage
-// tables -> MC blocks of A (packed with row sums, or read in place for small M) -> NR column
-// panels x MR row tiles -> microkernel with the fused output stage.
+// tables -> a grid of tasks over (MR row tiles) x (NR column panels), run by OpenMP or the
+// caller's parallel-for -> in each task: MC blocks of A (packed with row sums, or read in
+// place for small M) -> NR column panels x MR row tiles -> microkernel with the fused output
+// stage. Each output tile is computed by one task over the full K, so any thread count and
+// any pool give the same bits.
+//
+// Scratch: the calling thread allocates everything a call needs (output-stage tables and one
+// A-pack slice per task) from its own thread-local arena before any task starts, so an
+// allocation failure is reported before anything is written and workers never allocate.
+// Each task packs its own rows of A into its own slice (a task that splits N re-packs the
+// same rows as its neighbours: O(rows*K) bytes against O(rows*K*cols) multiply-adds, about
+// 1/cols of the work, and no barrier between a packing and a compute phase).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <thread>
+#include <atomic>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "dispatch.hpp"
 #include "errors.hpp"
@@ -26,6 +42,9 @@ size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 // Grow-only, 64-byte aligned scratch owned by the calling thread (no allocation per call once
 // warm, and no sharing between threads).
 class Scratch {
+ public:
+  bool busy = false;  // leased to a call on this thread (see ScratchLease)
+
  public:
   ~Scratch() { std::free(ptr_); }
   void* get(size_t bytes) {
@@ -47,6 +66,41 @@ class Scratch {
 };
 
 thread_local Scratch g_scratch;
+
+// The calling thread's arena for one call, or a private heap block when the arena is already
+// leased by an outer call on this thread (a caller's pool may run another job that calls gemm
+// on a thread that is waiting inside gemm's parallel_for).
+class ScratchLease {
+ public:
+  explicit ScratchLease(size_t bytes) {
+    if (!g_scratch.busy) {
+      ptr_ = g_scratch.get(bytes);
+      if (ptr_) {
+        g_scratch.busy = true;
+        leased_ = true;
+      }
+    } else if (posix_memalign(&ptr_, 64, bytes) != 0) {
+      ptr_ = nullptr;
+    }
+  }
+  ~ScratchLease() {
+    if (leased_)
+      g_scratch.busy = false;
+    else
+      std::free(ptr_);
+  }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  void* get() const { return ptr_; }
+
+ private:
+  void* ptr_ = nullptr;
+  bool leased_ = false;
+};
+
+// Smallest number of multiply-adds worth a task of its own (below, threads cost more than they
+// give). Tests lower it to 1 to split tiny problems.
+std::atomic<size_t> g_min_task_macs{size_t{1} << 18};
 
 bool finite_positive(float x) { return std::isfinite(x) && x > 0.0f; }
 
@@ -157,10 +211,129 @@ void row_sums(size_t mb, size_t k, const uint8_t* a, size_t lda, int32_t* row_su
   }
 }
 
+// Everything a task needs; read-only while the tasks run.
+struct Plan {
+  const GemmConfig* cfg;
+  const PackedWeights* b;
+  const StageParams* params;
+  const uint8_t* a;
+  size_t lda;
+  char* c;
+  size_t c_stride, esize;
+  size_t m, n, k, kp, mc;
+  bool in_place;
+  size_t tm, tn;        // task grid: tm row groups x tn column groups
+  size_t mt, np;        // MR row tiles, NR column panels
+  char* slices;         // one A-pack slice per task
+  size_t a_bytes, slice_bytes;
+};
+
+// Task t of the grid: row tiles [mt*ti/tm, mt*(ti+1)/tm) x panels [np*tj/tn, np*(tj+1)/tn).
+void run_task(void* arg, size_t t) {
+  const Plan& P = *static_cast<const Plan*>(arg);
+  const GemmConfig& cfg = *P.cfg;
+  const size_t mr = cfg.mr, nr = cfg.nr, kr = cfg.kr, kp = P.kp;
+  const size_t ti = t / P.tn, tj = t % P.tn;
+  const size_t r0 = P.mt * ti / P.tm * mr, r1 = std::min(P.m, P.mt * (ti + 1) / P.tm * mr);
+  const size_t p0 = P.np * tj / P.tn, p1 = P.np * (tj + 1) / P.tn;
+  char* slice = P.slices + t * P.slice_bytes;
+  uint8_t* apack = reinterpret_cast<uint8_t*>(slice);
+  int32_t* rsum = reinterpret_cast<int32_t*>(slice + P.a_bytes);
+  for (size_t i0 = r0; i0 < r1; i0 += P.mc) {
+    const size_t mb = std::min(P.mc, r1 - i0);
+    const uint8_t* ablock = P.a + i0 * P.lda;
+    size_t a_row_stride, a_kgroup_stride, a_tile_stride;
+    if (P.in_place) {
+      row_sums(mb, P.k, ablock, P.lda, rsum);
+      a_row_stride = P.lda;
+      a_kgroup_stride = kr;
+      a_tile_stride = mr * P.lda;
+    } else {
+      pack_a(mb, P.k, kp, ablock, P.lda, mr, kr, apack, rsum);
+      ablock = apack;
+      a_row_stride = kr;
+      a_kgroup_stride = mr * kr;
+      a_tile_stride = mr * kp;
+    }
+    for (size_t pj = p0; pj < p1; ++pj) {
+      const size_t jp = pj * nr;
+      const int8_t* panel = P.b->panels + pj * kp * nr;
+      const size_t nb = std::min(nr, P.n - jp);
+      for (size_t ir = 0; ir < mb; ir += mr) {
+        char* ctile = P.c + (i0 + ir) * P.c_stride + jp * P.esize;
+        cfg.ukernel(std::min(mr, mb - ir), nb, kp, ablock + (ir / mr) * a_tile_stride, a_row_stride,
+                    a_kgroup_stride, panel, rsum + ir, ctile, P.c_stride, P.params, jp);
+      }
+    }
+  }
+}
+
+// Picks the task grid tm x tn (tm*tn <= threads) that minimises the largest task: its packing
+// (rows*kp) plus its multiply-adds (rows*cols*kp). Ties go to splitting N: each task then
+// streams only its share of B, and small M (decode) splits over N panels.
+void choose_grid(size_t threads, size_t mt, size_t np, size_t mr, size_t nr, size_t* tm, size_t* tn) {
+  for (size_t t = std::min(threads, mt * np); t > 1; --t) {
+    double best = 0.0;
+    size_t bm = 0;
+    for (size_t gm = 1; gm <= std::min(t, mt); ++gm) {
+      if (t % gm != 0) continue;
+      const size_t gn = t / gm;
+      if (gn > np) continue;
+      const double rows = static_cast<double>((mt + gm - 1) / gm * mr);
+      const double cols = static_cast<double>((np + gn - 1) / gn * nr);
+      const double cost = rows * (cols + 4.0);
+      if (bm == 0 || cost < best || (cost == best && gm < bm)) {
+        best = cost;
+        bm = gm;
+      }
+    }
+    if (bm != 0) {
+      *tm = bm;
+      *tn = t / bm;
+      return;
+    }
+  }
+  *tm = *tn = 1;
+}
+
+size_t default_threads(bool caller_pool) {
+#ifdef _OPENMP
+  if (!caller_pool) return static_cast<size_t>(std::max(1, omp_get_max_threads()));
+#endif
+  if (caller_pool) return std::max(1u, std::thread::hardware_concurrency());
+  return 1;
+}
+
 }  // namespace
+
+namespace detail {
+// Test hooks (declared by the tests themselves; not part of the API).
+void set_min_task_macs_for_testing(size_t macs) noexcept { g_min_task_macs.store(macs ? macs : 1); }
+bool gemm_tile_for_testing(Isa isa, uint32_t* mr, uint32_t* nr, uint32_t* kr) noexcept {
+  const GemmConfig* cfg = gemm_config(isa);
+  if (!cfg) return false;
+  *mr = cfg->mr;
+  *nr = cfg->nr;
+  *kr = cfg->kr;
+  return true;
+}
+}  // namespace detail
+
+bool built_with_openmp() noexcept {
+#ifdef _OPENMP
+  return true;
+#else
+  return false;
+#endif
+}
 
 Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
             const OutputStage& out, void* c, int64_t ldc) noexcept {
+  return gemm(M, a, lda, za, b, out, c, ldc, GemmOptions{});
+}
+
+Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
+            const OutputStage& out, void* c, int64_t ldc, const GemmOptions& opt) noexcept {
   // ---- checks: nothing is written before all of them pass
   if (!b) return fail(Status::null_pointer, "gemm: packed weights are null");
   const int64_t K = b->K, N = b->N;
@@ -172,6 +345,8 @@ Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWe
   if (!a && M != 0 && K != 0) return fail(Status::null_pointer, "gemm: A is null");
   if (!c && M != 0 && N != 0) return fail(Status::null_pointer, "gemm: C is null");
   if (za < 0 || za > 255) return fail(Status::bad_zero_point, "gemm: za=%d outside [0, 255]", za);
+  if (opt.num_threads < 0 || opt.num_threads > kMaxThreads)
+    return fail(Status::bad_argument, "gemm: num_threads=%d outside [0, %d]", opt.num_threads, kMaxThreads);
   int32_t lo = 0, hi = 0;
   if (Status s = check_stage(out, N, &lo, &hi); s != Status::ok) return s;
   const GemmConfig* cfg = nullptr;
@@ -179,6 +354,18 @@ Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWe
   if (cfg != b->cfg)
     return fail(Status::packed_isa_mismatch, "gemm: weights were packed for %s but the active ISA is %s; pack them again",
                 isa_name(b->cfg->isa), isa_name(cfg->isa));
+  // The extents of A ((M-1)*lda + K bytes) and C (((M-1)*ldc + N) elements) must be addressable.
+  const size_t esize = element_size(out.type);
+  if (M > 0) {
+    int64_t extent = 0;
+    if (K > 0 && (__builtin_mul_overflow(M - 1, lda, &extent) || __builtin_add_overflow(extent, K, &extent)))
+      return fail(Status::bad_leading_dimension, "gemm: A's extent (M-1)*lda+K overflows (M=%lld, lda=%lld)",
+                  static_cast<long long>(M), static_cast<long long>(lda));
+    if (N > 0 && (__builtin_mul_overflow(M - 1, ldc, &extent) || __builtin_add_overflow(extent, N, &extent) ||
+                  __builtin_mul_overflow(extent, static_cast<int64_t>(esize), &extent)))
+      return fail(Status::bad_leading_dimension, "gemm: C's extent ((M-1)*ldc+N)*%zu bytes overflows (M=%lld, ldc=%lld)",
+                  esize, static_cast<long long>(M), static_cast<long long>(ldc));
+  }
   const int64_t amax = std::max(za, 255 - za);
   for (int64_t j = 0; j < N; ++j) {
     const int64_t bias = out.bias_s32 ? std::abs(static_cast<int64_t>(out.bias_s32[j])) : 0;
@@ -193,23 +380,38 @@ Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWe
     return succeed();
   }
 
-  // ---- per-call output-stage tables (per column, see StageParams)
+  // ---- task grid and scratch (all allocated here, before anything is written)
   const size_t m = static_cast<size_t>(M), n = static_cast<size_t>(N), k = static_cast<size_t>(K);
   const size_t mr = cfg->mr, nr = cfg->nr, kr = cfg->kr, kp = b->kp;
   const bool in_place = cfg->max_m_unpacked != 0 && m <= cfg->max_m_unpacked && k % kr == 0;
-  const size_t mc = std::min(round_up(m, mr), cfg->mc_for_k ? cfg->mc_for_k(kp) : default_mc(kp, mr));
+  const size_t mt = (m + mr - 1) / mr, np = (n + nr - 1) / nr;
+  size_t threads = opt.num_threads > 0 ? static_cast<size_t>(opt.num_threads)
+                                       : default_threads(opt.parallel_for != nullptr);
+  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(std::max<size_t>(kp, 1));
+  const double by_work = std::max(1.0, macs / static_cast<double>(g_min_task_macs.load()));
+  if (static_cast<double>(threads) > by_work) threads = static_cast<size_t>(by_work);
+  size_t tm = 1, tn = 1;
+  choose_grid(threads, mt, np, mr, nr, &tm, &tn);
+  const size_t tasks = tm * tn;
+  const size_t task_rows = (mt + tm - 1) / tm * mr;
+  const size_t mc = std::min(task_rows, cfg->mc_for_k ? cfg->mc_for_k(kp) : default_mc(kp, mr));
   const size_t ncol = round_up(n, 16);
-  const size_t a_bytes = in_place ? 0 : round_up(mc * kp, 64);
-  const size_t rs_bytes = round_up(mc * sizeof(int32_t), 64);
-  char* base = static_cast<char*>(g_scratch.get(5 * ncol * 4 + a_bytes + rs_bytes));
-  if (!base) return fail(Status::out_of_memory, "gemm: cannot allocate scratch");
+  size_t a_bytes = 0, slice_bytes = 0, total = 0;
+  if ((!in_place && __builtin_mul_overflow(mc, kp, &a_bytes)) || a_bytes > (size_t{1} << 46) ||
+      __builtin_add_overflow(round_up(a_bytes, 64), round_up(mc * sizeof(int32_t), 64), &slice_bytes) ||
+      __builtin_mul_overflow(slice_bytes, tasks, &total) || __builtin_add_overflow(total, 5 * ncol * 4, &total))
+    return fail(Status::out_of_memory, "gemm: scratch size overflows (K=%lld)", static_cast<long long>(K));
+  a_bytes = round_up(a_bytes, 64);
+  ScratchLease lease(total);
+  char* base = static_cast<char*>(lease.get());
+  if (!base) return fail(Status::out_of_memory, "gemm: cannot allocate %zu bytes of scratch", total);
+
+  // ---- per-call output-stage tables (per column, see StageParams)
   auto* col_off = reinterpret_cast<int32_t*>(base);
   auto* mult = reinterpret_cast<int32_t*>(base + 1 * ncol * 4);
   auto* shift = reinterpret_cast<int32_t*>(base + 2 * ncol * 4);
   auto* scale = reinterpret_cast<float*>(base + 3 * ncol * 4);
   auto* fbias = reinterpret_cast<float*>(base + 4 * ncol * 4);
-  auto* apack = reinterpret_cast<uint8_t*>(base + 5 * ncol * 4);
-  auto* rsum = reinterpret_cast<int32_t*>(base + 5 * ncol * 4 + a_bytes);
 
   StageParams p{};
   p.col_off = col_off;
@@ -260,34 +462,41 @@ Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWe
       }
   }
 
-  // ---- blocking loops
-  const size_t esize = element_size(out.type);
-  const size_t c_stride = static_cast<size_t>(ldc) * esize;
-  for (size_t i0 = 0; i0 < m; i0 += mc) {
-    const size_t mb = std::min(mc, m - i0);
-    const uint8_t* ablock = a + i0 * static_cast<size_t>(lda);
-    size_t a_row_stride, a_kgroup_stride, a_tile_stride;
-    if (in_place) {
-      row_sums(mb, k, ablock, static_cast<size_t>(lda), rsum);
-      a_row_stride = static_cast<size_t>(lda);
-      a_kgroup_stride = kr;
-      a_tile_stride = mr * static_cast<size_t>(lda);
-    } else {
-      pack_a(mb, k, kp, ablock, static_cast<size_t>(lda), mr, kr, apack, rsum);
-      ablock = apack;
-      a_row_stride = kr;
-      a_kgroup_stride = mr * kr;
-      a_tile_stride = mr * kp;
-    }
-    for (size_t jp = 0; jp < n; jp += nr) {
-      const int8_t* panel = b->panels + (jp / nr) * kp * nr;
-      const size_t nb = std::min(nr, n - jp);
-      for (size_t ir = 0; ir < mb; ir += mr) {
-        char* ctile = static_cast<char*>(c) + (i0 + ir) * c_stride + jp * esize;
-        cfg->ukernel(std::min(mr, mb - ir), nb, kp, ablock + (ir / mr) * a_tile_stride, a_row_stride,
-                     a_kgroup_stride, panel, rsum + ir, ctile, c_stride, &p, jp);
-      }
-    }
+  // ---- the tasks
+  Plan plan{};
+  plan.cfg = cfg;
+  plan.b = b;
+  plan.params = &p;
+  plan.a = a;
+  plan.lda = static_cast<size_t>(lda);
+  plan.c = static_cast<char*>(c);
+  plan.esize = esize;
+  plan.c_stride = static_cast<size_t>(ldc) * esize;
+  plan.m = m;
+  plan.n = n;
+  plan.k = k;
+  plan.kp = kp;
+  plan.mc = mc;
+  plan.in_place = in_place;
+  plan.tm = tm;
+  plan.tn = tn;
+  plan.mt = mt;
+  plan.np = np;
+  plan.slices = base + 5 * ncol * 4;
+  plan.a_bytes = a_bytes;
+  plan.slice_bytes = slice_bytes;
+  if (tasks == 1) {
+    run_task(&plan, 0);
+  } else if (opt.parallel_for) {
+    opt.parallel_for(opt.parallel_ctx, tasks, run_task, &plan);
+  } else {
+#ifdef _OPENMP
+    const long n_tasks = static_cast<long>(tasks);
+#pragma omp parallel for num_threads(static_cast<int>(tasks)) schedule(static, 1)
+    for (long t = 0; t < n_tasks; ++t) run_task(&plan, static_cast<size_t>(t));
+#else
+    for (size_t t = 0; t < tasks; ++t) run_task(&plan, t);
+#endif
   }
   set_last_kernel(cfg->name);
   return succeed();

@@ -80,7 +80,8 @@ Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, 
   const ptrdiff_t sn = layout == WeightLayout::kn ? 1 : ldb;  // stride between columns
   for (size_t j = 0; j < n; ++j) {
     const int32_t z = zb ? zb[zb_per_column ? j : 0] : 0;
-    const int8_t* col = b + static_cast<ptrdiff_t>(j) * sn;
+    // K = 0 allows b == nullptr: no pointer arithmetic on it then (undefined behaviour).
+    const int8_t* col = k != 0 ? b + static_cast<ptrdiff_t>(j) * sn : nullptr;
     int8_t* dst = w->panels + (j / nr) * kp * nr + (j % nr) * kr;
     int64_t sum = 0;
     int64_t l1 = 0;

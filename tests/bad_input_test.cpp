@@ -156,6 +156,66 @@ TEST_F(Fixture, UnknownEnumsAreBadArguments) {
   EXPECT_EQ(qgemm::isa_from_name("avx1024", &isa), Status::bad_argument);
 }
 
+TEST_F(Fixture, UnknownRoundingAndRequantAreBadArguments) {
+  const int32_t m = 1 << 30, s = 0;
+  OutputStage o = qgemm::output_fixed_point(OutputType::u8, &m, &s, false, 0);
+  o.rounding = static_cast<qgemm::Rounding>(5);
+  expect_status(Status::bad_argument, M, a.data(), K, 0, w, o, c.data(), N);
+  o = qgemm::output_fixed_point(OutputType::s8, &m, &s, false, 0);
+  o.requant = static_cast<qgemm::Requant>(-1);
+  expect_status(Status::bad_argument, M, a.data(), K, 0, w, o, c.data(), N);
+  const OutputStage fm = qgemm::output_float_multiplier(OutputType::u8, 1.0f, nullptr, false, 1.0f, 0);
+  expect_status(Status::null_pointer, M, a.data(), K, 0, w, fm, c.data(), N);
+}
+
+// Thread counts outside [0, kMaxThreads] are refused before anything runs (0 is the default).
+TEST_F(Fixture, BadThreadCounts) {
+  for (int32_t t : {-1, -1000, qgemm::kMaxThreads + 1, std::numeric_limits<int32_t>::min()}) {
+    qgemm::GemmOptions opt;
+    opt.num_threads = t;
+    const Status s = qgemm::gemm(M, a.data(), K, 0, w, qgemm::output_s32(), c.data(), N, opt);
+    EXPECT_EQ(s, Status::bad_argument) << t;
+    EXPECT_NE(std::string(qgemm::last_error_message()).find("num_threads"), std::string::npos);
+    for (int32_t v : c) ASSERT_EQ(v, 0x5a5a5a5a) << "output written on error";
+  }
+  qgemm::GemmOptions opt;
+  opt.num_threads = qgemm::kMaxThreads;  // the largest accepted value: fine, tasks are capped by work
+  EXPECT_EQ(qgemm::gemm(M, a.data(), K, 0, w, qgemm::output_s32(), c.data(), N, opt), Status::ok);
+  EXPECT_EQ(c[0], K);  // A = 1, B = 1, no zero points
+}
+
+// A and C extents that cannot be addressed ((M-1)*lda + K or ((M-1)*ldc + N)*size overflowing
+// int64) are bad leading dimensions, found before anything is read or written.
+TEST_F(Fixture, ExtentOverflow) {
+  const int64_t big = std::numeric_limits<int64_t>::max() / 2;
+  expect_status(Status::bad_leading_dimension, 3, a.data(), big, 0, w, qgemm::output_s32(), c.data(), N);
+  expect_status(Status::bad_leading_dimension, big, a.data(), K, 0, w, qgemm::output_s32(), c.data(), N);
+  expect_status(Status::bad_leading_dimension, 3, a.data(), K, 0, w, qgemm::output_s32(), c.data(), big);
+  // ((M-1)*ldc + N) fits int64 but times 4 bytes does not.
+  expect_status(Status::bad_leading_dimension, 2, a.data(), K, 0, w, qgemm::output_s32(), c.data(),
+                std::numeric_limits<int64_t>::max() / 3);
+  EXPECT_NE(std::string(qgemm::last_error_message()).find("extent"), std::string::npos);
+}
+
+// A huge K: packing refuses what it cannot hold (out_of_memory, no allocation attempted); with
+// N = 0 there is nothing to pack and the call is a valid empty one.
+TEST(HugeK, RefusedOrEmpty) {
+  const int64_t K = int64_t{1} << 50;
+  const int8_t b[8] = {};
+  qgemm::PackedWeights* w = nullptr;
+  EXPECT_EQ(qgemm::pack_weights(b, WeightLayout::nk, K, 1, K, nullptr, false, &w), Status::out_of_memory);
+  EXPECT_EQ(w, nullptr);
+  EXPECT_EQ(qgemm::pack_weights(b, WeightLayout::kn, std::numeric_limits<int64_t>::max(), 8, 8, nullptr, false, &w),
+            Status::out_of_memory);
+  ASSERT_EQ(qgemm::pack_weights(b, WeightLayout::nk, K, 0, K, nullptr, false, &w), Status::ok);
+  const uint8_t a[1] = {7};
+  int32_t c = 0x5a5a5a5a;
+  EXPECT_EQ(qgemm::gemm(2, a, K, 0, w, qgemm::output_s32(), &c, 0), Status::ok);
+  EXPECT_EQ(c, 0x5a5a5a5a);
+  EXPECT_EQ(qgemm::gemm(2, a, K - 1, 0, w, qgemm::output_s32(), &c, 0), Status::bad_leading_dimension);
+  qgemm::destroy_packed_weights(w);
+}
+
 TEST_F(Fixture, UnsupportedIsaAndPackedMismatch) {
   const qgemm::Isa before = qgemm::active_isa();
   for (int i = 0; i < qgemm::kIsaCount; ++i) {

@@ -63,6 +63,24 @@ qgemm_status qgemm_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
                         const qgemm_packed_weights* b, const qgemm_output_stage* out, void* c,
                         int64_t ldc);
 
+/* Threads (see qgemm::GemmOptions): parallel_for(ctx, n_tasks, task, arg) must call
+ * task(arg, i) once for every i in [0, n_tasks) and return when all have returned.
+ * num_threads: 0 = default, 1 = calling thread only, at most 4096. parallel_for NULL = OpenMP. */
+typedef void (*qgemm_task_fn)(void* arg, size_t i);
+typedef void (*qgemm_parallel_for_fn)(void* ctx, size_t n_tasks, qgemm_task_fn task, void* arg);
+typedef struct qgemm_gemm_options {
+  int32_t num_threads;
+  qgemm_parallel_for_fn parallel_for;
+  void* parallel_ctx;
+} qgemm_gemm_options;
+
+void qgemm_gemm_options_init(qgemm_gemm_options* o); /* 0 threads (default), OpenMP */
+
+/* qgemm_gemm with threading options; options NULL = defaults. */
+qgemm_status qgemm_gemm_ex(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
+                           const qgemm_packed_weights* b, const qgemm_output_stage* out, void* c,
+                           int64_t ldc, const qgemm_gemm_options* options);
+
 qgemm_status qgemm_quantize_multiplier(double real, int32_t* multiplier, int32_t* shift);
 
 #ifdef __cplusplus

@@ -155,8 +155,37 @@ OutputStage output_f32(float act_scale, const float* weight_scale, bool per_colu
 // (in elements). A may be null when M*K == 0, C when M*N == 0.
 // Refused with Status::overflow_risk when K*max|A-za|*max|B-zb[j]| + |bias[j]| could
 // exceed INT32_MAX for some column j.
+// Runs with the default GemmOptions (OpenMP, its default thread count).
 Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
             const OutputStage& out, void* c, int64_t ldc) noexcept;
+
+// ---------------------------------------------------------------------------------------
+// Threads. A call is split into independent tasks, each computing whole output tiles over the
+// full K, so the result is identical bit for bit for any thread count and any pool.
+//
+// A caller's thread pool: parallel_for(ctx, n_tasks, task, arg) must call task(arg, i) exactly
+// once for every i in [0, n_tasks), on any threads and in any order, and return only when all
+// calls have returned. Tasks never fail and never call back into the pool.
+using TaskFn = void (*)(void* arg, size_t i);
+using ParallelForFn = void (*)(void* ctx, size_t n_tasks, TaskFn task, void* arg);
+
+struct GemmOptions {
+  // Degree of parallelism: at most this many tasks (fewer for small problems).
+  // 0: the default (OpenMP: omp_get_max_threads(); with a caller's pool or without OpenMP:
+  // std::thread::hardware_concurrency() / 1). 1: runs on the calling thread. Valid: [0, 4096];
+  // anything else is Status::bad_argument.
+  int32_t num_threads = 0;
+  // The caller's pool; nullptr: OpenMP (or the calling thread in a build without OpenMP).
+  ParallelForFn parallel_for = nullptr;
+  void* parallel_ctx = nullptr;  // passed to parallel_for as ctx
+};
+constexpr int32_t kMaxThreads = 4096;
+
+// gemm() with explicit threading options.
+Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
+            const OutputStage& out, void* c, int64_t ldc, const GemmOptions& options) noexcept;
+// True when this build runs its default parallelism with OpenMP.
+bool built_with_openmp() noexcept;
 
 // ---------------------------------------------------------------------------------------
 // Requantization helpers (exactly as TFLite / gemmlowp).

@@ -1,0 +1,172 @@
+// Guard pages: A, B (as handed to pack_weights), C, the bias and the per-column output-stage
+// arrays are placed flush against an inaccessible page (mmap + mprotect PROT_NONE), once with
+// the page right after the last byte and once right before the first, for shapes that end on
+// and around every tile edge (MR, NR, KR of each ISA), on every available ISA, single- and
+// multi-threaded. Any read or write outside a buffer faults and kills the test; the results
+// are also compared byte for byte with the oracle.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "test_util.hpp"
+
+namespace qgemm {
+namespace detail {
+// Test hooks in src/gemm.cpp.
+void set_min_task_macs_for_testing(size_t macs) noexcept;
+bool gemm_tile_for_testing(Isa isa, uint32_t* mr, uint32_t* nr, uint32_t* kr) noexcept;
+}  // namespace detail
+}  // namespace qgemm
+
+namespace {
+
+using qgemm::OutputStage;
+using qgemm::OutputType;
+using qgemm::Status;
+
+enum class Flush { after, before };
+
+// `bytes` of read-write memory with a PROT_NONE page touching its end (Flush::after) or its
+// start (Flush::before).
+class Guarded {
+ public:
+  Guarded(size_t bytes, Flush flush) : bytes_(bytes) {
+    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t data_pages = std::max<size_t>(1, (bytes + page_ - 1) / page_);
+    total_ = (data_pages + 2) * page_;
+    void* m = mmap(nullptr, total_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return;
+    base_ = static_cast<char*>(m);
+    if (mprotect(base_, page_, PROT_NONE) != 0 || mprotect(base_ + total_ - page_, page_, PROT_NONE) != 0) {
+      munmap(base_, total_);
+      base_ = nullptr;
+      return;
+    }
+    ptr_ = flush == Flush::before ? base_ + page_ : base_ + total_ - page_ - bytes;
+  }
+  ~Guarded() {
+    if (base_) munmap(base_, total_);
+  }
+  Guarded(const Guarded&) = delete;
+  Guarded& operator=(const Guarded&) = delete;
+  bool ok() const { return base_ != nullptr; }
+  template <typename T>
+  T* as() const {
+    return reinterpret_cast<T*>(ptr_);
+  }
+  template <typename T>
+  T* fill(const std::vector<T>& v) {
+    std::memcpy(ptr_, v.data(), std::min(bytes_, v.size() * sizeof(T)));
+    return as<T>();
+  }
+
+ private:
+  size_t bytes_, page_ = 0, total_ = 0;
+  char* base_ = nullptr;
+  char* ptr_ = nullptr;
+};
+
+struct SplitEverything {
+  SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(1); }
+  ~SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(size_t{1} << 18); }
+};
+
+// Sizes on and around one and two tiles (t) and one deep multiple (16t, for K), within [1, 70].
+std::vector<int64_t> edges(uint32_t t, bool deep) {
+  std::set<int64_t> s{1, 2};
+  for (int64_t k : {int64_t{1}, int64_t{2}, deep ? int64_t{16} : int64_t{1}})
+    for (int64_t d : {-1, 0, 1}) s.insert(k * t + d);
+  std::vector<int64_t> v;
+  for (int64_t x : s)
+    if (x >= 1 && x <= 70) v.push_back(x);
+  return v;
+}
+
+class GuardPage : public qtest::IsaTest {};
+
+TEST_P(GuardPage, NoAccessOutsideAnyBuffer) {
+  SplitEverything split;
+  uint32_t mr = 0, nr = 0, kr = 0;
+  ASSERT_TRUE(qgemm::detail::gemm_tile_for_testing(GetParam(), &mr, &nr, &kr));
+  std::mt19937 rng(77);
+  long calls = 0;
+  int idx = 0;
+  for (int64_t M : edges(mr, false))
+    for (int64_t N : edges(nr, false))
+      for (int64_t K : edges(kr, true)) {
+        ++idx;
+        const Flush flush = (idx & 1) ? Flush::after : Flush::before;
+        qtest::GenOptions g;
+        g.layout = (idx & 2) ? qgemm::WeightLayout::nk : qgemm::WeightLayout::kn;
+        g.zb_per_column = (idx & 4) != 0;
+        g.bias = true;
+        g.lda_pad = (idx % 3 == 0) ? 5 : 0;  // lda = K: the last row of A ends on the page
+        g.ldc_pad = (idx % 5 == 0) ? 3 : 0;
+        auto p = qtest::make_problem(M, N, K, g, rng);
+        // Exact extents: the generator's vectors carry one spare byte.
+        p.a.resize(static_cast<size_t>((M - 1) * p.lda + K));
+        const int64_t outer = g.layout == qgemm::WeightLayout::kn ? K : N;
+        const int64_t inner = g.layout == qgemm::WeightLayout::kn ? N : K;
+        p.b.resize(static_cast<size_t>((outer - 1) * p.ldb + inner));
+
+        Guarded ga(p.a.size(), flush), gb(p.b.size(), flush), gzb(p.zb.size() * 4, flush);
+        Guarded gbias(static_cast<size_t>(N) * 4, flush), gfbias(static_cast<size_t>(N) * 4, flush);
+        Guarded gmult(static_cast<size_t>(N) * 4, flush), gshift(static_cast<size_t>(N) * 4, flush);
+        Guarded gscale(static_cast<size_t>(N) * 4, flush);
+        ASSERT_TRUE(ga.ok() && gb.ok() && gzb.ok() && gbias.ok() && gfbias.ok() && gmult.ok() && gshift.ok() &&
+                    gscale.ok());
+        const uint8_t* a = ga.fill(p.a);
+        const int8_t* b = gb.fill(p.b);
+        const int32_t* zb = gzb.fill(p.zb);
+        const int32_t* bias = gbias.fill(p.bias_s32);
+        const float* fbias = gfbias.fill(p.bias_f32);
+        std::vector<int32_t> mult(N), shift(N);
+        std::vector<float> scale(N);
+        for (int64_t j = 0; j < N; ++j) {
+          mult[j] = (1 << 30) + static_cast<int32_t>(j) * 4099;
+          shift[j] = -10 - static_cast<int32_t>(j % 4);
+          scale[j] = 0.001f * static_cast<float>(1 + j % 7);
+        }
+        const int32_t* pm = gmult.fill(mult);
+        const int32_t* ps = gshift.fill(shift);
+        const float* pscale = gscale.fill(scale);
+
+        qgemm::PackedWeights* w = nullptr;
+        ASSERT_EQ(qgemm::pack_weights(b, p.layout, K, N, p.ldb, zb, p.zb_per_column, &w), Status::ok)
+            << qgemm::last_error_message();
+        const OutputStage stages[] = {
+            qgemm::output_s32(bias),
+            qgemm::output_fixed_point(OutputType::u8, pm, ps, true, 3, bias, qgemm::Rounding::single_rounding),
+            qgemm::output_float_multiplier(OutputType::s8, 0.5f, pscale, true, 0.01f, -1, nullptr, fbias),
+            qgemm::output_f32(0.5f, pscale, true, fbias),
+        };
+        for (const OutputStage& o : stages) {
+          const std::vector<uint8_t> want = oracle::expected_output(p, o, 0xA5);
+          Guarded gc(want.size(), flush);
+          ASSERT_TRUE(gc.ok());
+          std::memset(gc.as<uint8_t>(), 0xA5, want.size());
+          qgemm::GemmOptions opt;
+          opt.num_threads = 1 + (idx + calls) % 3;
+          ASSERT_EQ(qgemm::gemm(M, a, p.lda, p.za, w, o, gc.as<void>(), p.ldc, opt), Status::ok)
+              << qgemm::last_error_message();
+          ASSERT_EQ(std::memcmp(gc.as<uint8_t>(), want.data(), want.size()), 0)
+              << "M=" << M << " N=" << N << " K=" << K << " type " << static_cast<int>(o.type);
+          qtest::record_verified(GetParam());
+          ++calls;
+        }
+        qgemm::destroy_packed_weights(w);
+      }
+  RecordProperty("calls", static_cast<int>(calls));
+  std::printf("[ GUARDED  ] %s: MR=%u NR=%u KR=%u, %ld calls with every buffer against a guard page\n",
+              qgemm::isa_name(GetParam()), mr, nr, kr, calls);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, GuardPage, testing::ValuesIn(qtest::all_isas()), qtest::isa_param_name);
+
+}  // namespace
