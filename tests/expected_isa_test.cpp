@@ -22,7 +22,8 @@ TEST(ExpectedIsa, BestIsaIsTheExpectedOne) {
   const int8_t b[8] = {-128, -128, -128, -128, -128, -128, -128, -128};
   int32_t c = 0;
   qgemm::PackedWeights* w = nullptr;
-  ASSERT_EQ(qgemm::pack_weights(b, qgemm::WeightLayout::kn, 8, 1, 1, nullptr, false, &w), qgemm::Status::ok)
+  ASSERT_EQ(qgemm::pack_weights(b, qgemm::WeightLayout::kn, 8, 1, 1, nullptr, false, &w),
+            qgemm::Status::ok)
       << qgemm::last_error_message();
   ASSERT_EQ(qgemm::gemm(1, a, 8, 0, w, qgemm::output_s32(), &c, 1), qgemm::Status::ok);
   qgemm::destroy_packed_weights(w);

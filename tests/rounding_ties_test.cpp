@@ -19,7 +19,8 @@ class RoundingTies : public qtest::IsaTest {};
 TEST_P(RoundingTies, PowerOfTwoScales) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> small_a(0, 6), small_b(-3, 3);
-  for (const auto& s : {std::array<int64_t, 3>{1, 1, 1}, {7, 13, 5}, {9, 33, 17}, {17, 20, 40}}) {
+  const int64_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {9, 33, 17}, {17, 20, 40}};
+  for (const auto& s : shapes) {
     qtest::GenOptions g;
     g.layout = (s[1] & 1) ? qgemm::WeightLayout::nk : qgemm::WeightLayout::kn;
     g.bias = true;
@@ -34,16 +35,18 @@ TEST_P(RoundingTies, PowerOfTwoScales) {
       // float multiplier 1/2 and 1/4: x.5 ties, to even.
       const float one = 1.0f;
       for (float so : {2.0f, 4.0f}) {
-        qtest::run_and_compare(p, qgemm::output_float_multiplier(t, 1.0f, &one, false, so, zo, p.bias_s32.data(), nullptr),
-                               "float_mult ties");
+        const auto o =
+            qgemm::output_float_multiplier(t, 1.0f, &one, false, so, zo, p.bias_s32.data());
+        qtest::run_and_compare(p, o, "float_mult ties");
         if (HasFailure()) return;
       }
       // Q31 multiplier 1/2 with right shifts 1 and 2: ties in both roundings.
       const int32_t m = 1 << 30;
       for (int32_t shift : {0, -1, -2}) {
         for (Rounding rd : {Rounding::double_rounding, Rounding::single_rounding}) {
-          qtest::run_and_compare(p, qgemm::output_fixed_point(t, &m, &shift, false, zo, p.bias_s32.data(), rd),
-                                 rd == Rounding::double_rounding ? "fixed/double ties" : "fixed/single ties");
+          const auto o = qgemm::output_fixed_point(t, &m, &shift, false, zo, p.bias_s32.data(), rd);
+          qtest::run_and_compare(
+              p, o, rd == Rounding::double_rounding ? "fixed/double ties" : "fixed/single ties");
           if (HasFailure()) return;
         }
       }
@@ -51,6 +54,7 @@ TEST_P(RoundingTies, PowerOfTwoScales) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, RoundingTies, testing::ValuesIn(qtest::all_isas()), qtest::isa_param_name);
+INSTANTIATE_TEST_SUITE_P(Isas, RoundingTies, testing::ValuesIn(qtest::all_isas()),
+                         qtest::isa_param_name);
 
 }  // namespace

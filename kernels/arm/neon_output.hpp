@@ -32,7 +32,8 @@ __attribute__((noinline)) void neon_store_tile(const int32_t* dot, size_t nr, si
   const int32_t* shift = p->shift ? p->shift + j0 : nullptr;
   const float* scale = p->scale ? p->scale + j0 : nullptr;
   const float* fbias = p->fbias ? p->fbias + j0 : nullptr;
-  int32_t t_off[kArmMaxNR] = {}, t_zb[kArmMaxNR] = {}, t_mult[kArmMaxNR] = {}, t_shift[kArmMaxNR] = {};
+  int32_t t_off[kArmMaxNR] = {}, t_zb[kArmMaxNR] = {};
+  int32_t t_mult[kArmMaxNR] = {}, t_shift[kArmMaxNR] = {};
   float t_scale[kArmMaxNR] = {}, t_fbias[kArmMaxNR] = {};
   if (n < nr) {
     std::memcpy(t_off, col_off, n * 4);

@@ -74,7 +74,9 @@ void u8s8_gemm_4x4c16__neon(size_t m, size_t n, size_t kp, const uint8_t* a, siz
 
 extern const GemmConfig kGemmConfigNeon = {
     Isa::neon, "u8s8_gemm_4x4c16__neon", kMR, kNR, kKR, u8s8_gemm_4x4c16__neon,
-    /*max_m_unpacked=*/0, nullptr, nullptr};
+    // A in place up to 16 rows (when K % 16 == 0): the K loop is the same instruction stream
+    // for packed and in-place A (one 16-byte load per row), so small M skips packing A.
+    /*max_m_unpacked=*/16, nullptr, nullptr};
 
 }  // namespace detail
 }  // namespace qgemm
