@@ -1,6 +1,7 @@
 // Weight packing: B ([K][N] or [N][K]) -> column panels in the active kernel's layout, plus the
 // column sums, zero points and column L1 norms that the driver's zero-point correction and
 // overflow check use. Portable code: the layout is described by (NR, KR) alone.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -76,25 +77,53 @@ Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, 
   w->l1 = reinterpret_cast<int64_t*>(base + panel_bytes + 2 * col_bytes);
 
   std::memset(w->panels, 0, panel_bytes);
-  const ptrdiff_t sk = layout == WeightLayout::kn ? ldb : 1;  // stride between k
-  const ptrdiff_t sn = layout == WeightLayout::kn ? 1 : ldb;  // stride between columns
-  for (size_t j = 0; j < n; ++j) {
-    const int32_t z = zb ? zb[zb_per_column ? j : 0] : 0;
-    // K = 0 allows b == nullptr: no pointer arithmetic on it then (undefined behaviour).
-    const int8_t* col = k != 0 ? b + static_cast<ptrdiff_t>(j) * sn : nullptr;
-    int8_t* dst = w->panels + (j / nr) * kp * nr + (j % nr) * kr;
-    int64_t sum = 0;
-    int64_t l1 = 0;
-    for (size_t kk = 0; kk < k; ++kk) {
-      const int8_t v = col[static_cast<ptrdiff_t>(kk) * sk];
-      dst[(kk / kr) * nr * kr + kk % kr] = v;
-      sum += v;
-      l1 += v > z ? v - z : z - v;
+  // Column statistics and the copy into panels, each read in B's own storage order so the
+  // loops stay contiguous (and vectorizable) for both layouts.
+  auto zero_point = [&](size_t j) -> int32_t { return zb ? zb[zb_per_column ? j : 0] : 0; };
+  if (layout == WeightLayout::nk) {
+    for (size_t j = 0; j < n && k != 0; ++j) {
+      const int8_t* col = b + j * static_cast<size_t>(ldb);
+      const int32_t z = zero_point(j);
+      int64_t sum = 0, l1 = 0;
+      for (size_t k0 = 0; k0 < k; k0 += size_t{1} << 22) {  // int32 partial sums cannot overflow
+        int32_t s = 0, a = 0;
+        for (size_t kk = k0; kk < std::min(k, k0 + (size_t{1} << 22)); ++kk) {
+          s += col[kk];
+          a += std::abs(col[kk] - z);
+        }
+        sum += s;
+        l1 += a;
+      }
+      w->colsum[j] = static_cast<int32_t>(static_cast<uint32_t>(sum));  // used modulo 2^32
+      w->l1[j] = l1;
+      int8_t* dst = w->panels + (j / nr) * kp * nr + (j % nr) * kr;
+      const size_t full = k / kr * kr;
+      if (kr == 4) {  // constant-size copies: no library call per group
+        for (size_t k0 = 0; k0 < full; k0 += 4) std::memcpy(dst + k0 * nr, col + k0, 4);
+      } else if (kr == 8) {
+        for (size_t k0 = 0; k0 < full; k0 += 8) std::memcpy(dst + k0 * nr, col + k0, 8);
+      } else {
+        for (size_t k0 = 0; k0 < full; k0 += kr) std::memcpy(dst + k0 * nr, col + k0, kr);
+      }
+      if (full < k) std::memcpy(dst + full * nr, col + full, k - full);
     }
-    w->colsum[j] = static_cast<int32_t>(static_cast<uint32_t>(sum));  // used modulo 2^32
-    w->zb[j] = z;
-    w->l1[j] = l1;
+  } else {
+    for (size_t j = 0; j < n; ++j) {
+      w->colsum[j] = 0;
+      w->l1[j] = 0;
+    }
+    for (size_t kk = 0; kk < k; ++kk) {
+      const int8_t* row = b + kk * static_cast<size_t>(ldb);
+      uint32_t* colsum = reinterpret_cast<uint32_t*>(w->colsum);  // modulo 2^32
+      for (size_t j = 0; j < n; ++j) {
+        colsum[j] += static_cast<uint32_t>(static_cast<int32_t>(row[j]));
+        w->l1[j] += std::abs(row[j] - zero_point(j));
+      }
+      int8_t* dst = w->panels + (kk / kr) * nr * kr + kk % kr;
+      for (size_t j = 0; j < n; ++j) dst[(j / nr) * kp * nr + (j % nr) * kr] = row[j];
+    }
   }
+  for (size_t j = 0; j < n; ++j) w->zb[j] = zero_point(j);
   *out = w;
   return succeed();
 }
