@@ -80,6 +80,10 @@ Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, 
   // Column statistics and the copy into panels, each read in B's own storage order so the
   // loops stay contiguous (and vectorizable) for both layouts.
   auto zero_point = [&](size_t j) -> int32_t { return zb ? zb[zb_per_column ? j : 0] : 0; };
+  for (size_t j = 0; j < n; ++j) {  // K = 0 included: empty sums
+    w->colsum[j] = 0;
+    w->l1[j] = 0;
+  }
   if (layout == WeightLayout::nk) {
     for (size_t j = 0; j < n && k != 0; ++j) {
       const int8_t* col = b + j * static_cast<size_t>(ldb);
@@ -108,10 +112,6 @@ Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, 
       if (full < k) std::memcpy(dst + full * nr, col + full, k - full);
     }
   } else {
-    for (size_t j = 0; j < n; ++j) {
-      w->colsum[j] = 0;
-      w->l1[j] = 0;
-    }
     for (size_t kk = 0; kk < k; ++kk) {
       const int8_t* row = b + kk * static_cast<size_t>(ldb);
       uint32_t* colsum = reinterpret_cast<uint32_t*>(w->colsum);  // modulo 2^32

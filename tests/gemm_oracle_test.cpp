@@ -186,13 +186,15 @@ TEST_P(GemmOracle, RandomLargerShapes) {
 // M, N or K = 0 is a valid call; with K = 0 the result is the bias alone.
 TEST_P(GemmOracle, EmptyProblems) {
   std::mt19937 rng(5);
-  for (auto s : std::vector<std::array<int64_t, 3>>{{0, 5, 7}, {5, 0, 7}, {5, 7, 0}, {0, 0, 0}, {3, 17, 0}}) {
-    GenOptions g;
-    g.bias = true;
-    const auto p = make_problem(s[0], s[1], s[2], g, rng);
-    run_all_stages(p, true, false, rng);
-    if (HasFailure()) return;
-  }
+  for (auto s : std::vector<std::array<int64_t, 3>>{{0, 5, 7}, {5, 0, 7}, {5, 7, 0}, {0, 0, 0}, {3, 17, 0}})
+    for (WeightLayout layout : {WeightLayout::kn, WeightLayout::nk}) {
+      GenOptions g;
+      g.bias = true;
+      g.layout = layout;
+      const auto p = make_problem(s[0], s[1], s[2], g, rng);
+      run_all_stages(p, true, false, rng);
+      if (HasFailure()) return;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Isas, GemmOracle, testing::ValuesIn(qtest::all_isas()), qtest::isa_param_name);
