@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "qgemm/qgemm.hpp"
 
@@ -77,6 +78,16 @@ struct GemmConfig {
   size_t (*mc_for_k)(size_t kp);
   size_t (*nc_for_k)(size_t kp);
 };
+
+// Calls f(std::integral_constant<size_t, R>{}) with R = min(m, MR), m >= 1: kernels specialise
+// their tile on the row count at compile time and reach it through one call.
+template <size_t MR, typename F>
+inline void with_rows(size_t m, F&& f) {
+  if constexpr (MR > 1) {
+    if (m < MR) return with_rows<MR - 1>(m, f);
+  }
+  f(std::integral_constant<size_t, MR>{});
+}
 
 }  // namespace detail
 }  // namespace qgemm

@@ -312,12 +312,10 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const i
 void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride,
                             size_t a_kgroup_stride, const int8_t* b, const int32_t* row_sum, void* c,
                             size_t c_row_stride, const StageParams* p, size_t j0) {
-  switch (m) {
-    case 1: return tile<1>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    case 2: return tile<2>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    case 3: return tile<3>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    default: return tile<4>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-  }
+  with_rows<kMR>(m, [&](auto rows) {
+    tile<decltype(rows)::value>(n, kp, a, a_row_stride, a_kgroup_stride, b,
+                                 row_sum, c, c_row_stride, p, j0);
+  });
 }
 
 }  // namespace

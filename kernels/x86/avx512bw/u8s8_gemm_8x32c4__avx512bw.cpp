@@ -172,16 +172,10 @@ void u8s8_gemm_8x32c4__avx512bw(size_t m, size_t n, size_t kp, const uint8_t* a,
                                 const int32_t* row_sum, void* c, size_t c_row_stride,
                                 const StageParams* params, size_t j0) {
   const StageParams& p = *params;
-  switch (m) {
-    case 1: return tile<1>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    case 2: return tile<2>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    case 3: return tile<3>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    case 4: return tile<4>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    case 5: return tile<5>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    case 6: return tile<6>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    case 7: return tile<7>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    default: return tile<8>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-  }
+  with_rows<kMR>(m, [&](auto rows) {
+    tile<decltype(rows)::value>(n, kp, a, a_row_stride, a_kgroup_stride, b,
+                                 row_sum, c, c_row_stride, p, j0);
+  });
 }
 
 }  // namespace

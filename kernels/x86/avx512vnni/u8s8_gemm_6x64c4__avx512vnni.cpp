@@ -101,14 +101,10 @@ void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* 
                                          : avx512vnni::g_path_counters.a_packed;
   counter.fetch_add(1, std::memory_order_relaxed);
   const StageParams& p = *params;
-  switch (m) {
-    case 1: return tile<1>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    case 2: return tile<2>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    case 3: return tile<3>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    case 4: return tile<4>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    case 5: return tile<5>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-    default: return tile<6>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
-  }
+  with_rows<kMR>(m, [&](auto rows) {
+    tile<decltype(rows)::value>(n, kp, a, a_row_stride, a_kgroup_stride, b,
+                                 row_sum, c, c_row_stride, p, j0);
+  });
 }
 
 }  // namespace
