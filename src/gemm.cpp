@@ -185,20 +185,35 @@ size_t default_mc(size_t kp, size_t mr) {
 }
 
 // Packs rows [0, mb) of A (lda) into MR-row panels [kp/KR][MR][KR], zero padded, with row sums.
+// Copies KR-byte groups of one row of A into a panel with a group stride of MR*KR bytes
+// (constant-size copies for the common KR, no per-byte index arithmetic).
+template <size_t KR>
+void copy_groups(const uint8_t* row, size_t full, uint8_t* dst, size_t group_stride) {
+  for (size_t k0 = 0; k0 < full; k0 += KR, dst += group_stride) std::memcpy(dst, row + k0, KR);
+}
+
+void row_sums(size_t mb, size_t k, const uint8_t* a, size_t lda, int32_t* row_sum);
+
+// Packs rows [0, mb) of A (lda) into MR-row panels [kp/KR][MR][KR], zero padded, with row sums.
 void pack_a(size_t mb, size_t k, size_t kp, const uint8_t* a, size_t lda, size_t mr, size_t kr,
             uint8_t* dst, int32_t* row_sum) {
+  const size_t full = k / kr * kr;
   for (size_t ir = 0; ir < mb; ir += mr) {
     uint8_t* panel = dst + ir * kp;
     std::memset(panel, 0, mr * kp);
-    for (size_t i = 0; i < std::min(mr, mb - ir); ++i) {
+    const size_t rows = std::min(mr, mb - ir);
+    for (size_t i = 0; i < rows; ++i) {
       const uint8_t* row = a + (ir + i) * lda;
-      uint32_t sum = 0;
-      for (size_t kk = 0; kk < k; ++kk) {
-        panel[(kk / kr) * mr * kr + i * kr + kk % kr] = row[kk];
-        sum += row[kk];
-      }
-      row_sum[ir + i] = static_cast<int32_t>(sum);
+      uint8_t* out = panel + i * kr;
+      if (kr == 4)
+        copy_groups<4>(row, full, out, mr * kr);
+      else if (kr == 8)
+        copy_groups<8>(row, full, out, mr * kr);
+      else
+        for (size_t k0 = 0; k0 < full; k0 += kr) std::memcpy(out + k0 * mr, row + k0, kr);
+      if (full < k) std::memcpy(out + full * mr, row + full, k - full);
     }
+    row_sums(rows, k, a + ir * lda, lda, row_sum + ir);
   }
 }
 
