@@ -7,6 +7,9 @@ set(QGEMM_ISA_FLAGS_avx2       -mavx2 -mfma -mf16c)
 set(QGEMM_ISA_FLAGS_avx512bw   -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c)
 set(QGEMM_ISA_FLAGS_avxvnni    -mavx2 -mfma -mf16c -mavxvnni)
 set(QGEMM_ISA_FLAGS_avx512vnni -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mfma -mf16c)
+# Not a GEMM ISA (no qgemm::Isa value): the weight-only linear's bf16-X kernels, used beside
+# the avx512bw quantization table where the CPU has AVX512_BF16 (src/quant/quant_dispatch.cpp).
+set(QGEMM_ISA_FLAGS_avx512bf16 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma -mf16c)
 # -fno-schedule-insns: g++ 12's pre-allocation scheduler hoists all 32 UMULLs of the neon
 # kernel's K step ahead of their UADALPs and spills 18 vectors per step; without it the loop
 # is 84 instructions and spill-free (objdump of u8s8_gemm_4x4c16__neon). No effect on results.
@@ -16,7 +19,7 @@ set(QGEMM_ISA_FLAGS_i8mm       -march=armv8.2-a+dotprod+i8mm)
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
   set(QGEMM_ARCH x86)
-  set(QGEMM_ARCH_ISAS avx2 avx512bw avxvnni avx512vnni)
+  set(QGEMM_ARCH_ISAS avx2 avx512bw avxvnni avx512vnni avx512bf16)
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
   set(QGEMM_ARCH arm)
   set(QGEMM_ARCH_ISAS neon dotprod i8mm)

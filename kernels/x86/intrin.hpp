@@ -150,14 +150,119 @@ inline __m256 fmadd256(__m256 a, __m256 b, __m256 c) {
 #define _mm512_fmadd_ps(a, b, c) qgemm_emul::fmadd_ps((a), (b), (c))
 #undef _mm256_fmadd_ps
 #define _mm256_fmadd_ps(a, b, c) qgemm_emul::fmadd256((a), (b), (c))
+// Weight-only linear (w8_linear_*__avx512bw / __avx512bf16): widening loads, masked narrow
+// loads, vcvtph2ps zmm, and AVX512-BF16 (SIMDe 0.7's _mm512_dpbf16_ps adds two unfused
+// products in another order and ignores DAZ/FTZ, so it is replaced).
+namespace qgemm_emul {
+template <typename V, typename E, size_t N>
+inline V maskz_load(uint64_t k, const void* p) {
+  E x[N] = {};
+  for (size_t i = 0; i < N; ++i)
+    if ((k >> i) & 1) std::memcpy(&x[i], static_cast<const char*>(p) + sizeof(E) * i, sizeof(E));
+  return from_lanes<V>(x);
+}
+inline __m512i cvtepi8_epi32(__m128i a) {
+  int8_t b[16];
+  int32_t x[16];
+  lanes(a, b);
+  for (int i = 0; i < 16; ++i) x[i] = b[i];
+  return from_lanes<__m512i>(x);
+}
+inline __m512i cvtepu16_epi32(__m256i a) {
+  uint16_t h[16];
+  int32_t x[16];
+  lanes(a, h);
+  for (int i = 0; i < 16; ++i) x[i] = h[i];
+  return from_lanes<__m512i>(x);
+}
+inline float half_to_float(uint16_t h) {  // IEEE binary16 -> binary32, exact
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  uint32_t u;
+  if (e == 0x1f) u = sign | 0x7f800000u | (m << 13);
+  else if (e != 0) u = sign | ((e + 112) << 23) | (m << 13);
+  else if (m == 0) u = sign;
+  else {
+    float f = std::ldexp(static_cast<float>(m), -24);
+    std::memcpy(&u, &f, 4);
+    u |= sign;
+  }
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline __m512 cvtph_ps(__m256i a) {
+  uint16_t h[16];
+  float f[16];
+  lanes(a, h);
+  for (int i = 0; i < 16; ++i) f[i] = half_to_float(h[i]);
+  return from_lanes<__m512>(f);
+}
+// Intel's convert_fp32_to_bfloat16 (VCVTNE2PS2BF16): denormals to signed zero, NaN made quiet,
+// otherwise round to nearest even; MXCSR not consulted.
+inline uint16_t fp32_to_bf16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t e = (x >> 23) & 0xff, m = x & 0x7fffff;
+  if (e == 0) return static_cast<uint16_t>((x >> 16) & 0x8000);
+  if (e == 0xff) return static_cast<uint16_t>((x >> 16) | (m ? 0x40 : 0));
+  return static_cast<uint16_t>((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+// dst.word[j] = bf16(j < 16 ? b.fp32[j] : a.fp32[j - 16])
+inline __m512bh cvtne2ps_pbh(__m512 a, __m512 b) {
+  float fa[16], fb[16];
+  uint16_t r[32];
+  lanes(a, fa);
+  lanes(b, fb);
+  for (int j = 0; j < 16; ++j) r[j] = fp32_to_bf16(fb[j]), r[16 + j] = fp32_to_bf16(fa[j]);
+  return from_lanes<__m512bh>(r);
+}
+inline float daz(float f) { return std::fpclassify(f) == FP_SUBNORMAL ? std::copysign(0.0f, f) : f; }
+// VDPBF16PS, from Intel's pseudo-code: per lane j, srcdest += a[2j+1]*b[2j+1], then
+// srcdest += a[2j]*b[2j], each an FP32 FMA with denormal inputs read as zero, denormal results
+// flushed to zero and round to nearest even (MXCSR neither consulted nor updated; this
+// emulation assumes the default rounding mode).
+inline __m512 dpbf16_ps(__m512 src, __m512bh a, __m512bh b) {
+  float s[16];
+  uint16_t ha[32], hb[32];
+  lanes(src, s);
+  lanes(a, ha);
+  lanes(b, hb);
+  auto f = [](uint16_t h) {
+    const uint32_t u = static_cast<uint32_t>(h) << 16;
+    float v;
+    std::memcpy(&v, &u, 4);
+    return daz(v);
+  };
+  for (int j = 0; j < 16; ++j) {
+    float acc = daz(s[j]);
+    acc = daz(std::fma(f(ha[2 * j + 1]), f(hb[2 * j + 1]), acc));
+    acc = daz(std::fma(f(ha[2 * j]), f(hb[2 * j]), acc));
+    s[j] = acc;
+  }
+  return from_lanes<__m512>(s);
+}
+}  // namespace qgemm_emul
+#define _mm512_cvtepi8_epi32(a) qgemm_emul::cvtepi8_epi32(a)
+#define _mm512_cvtepu16_epi32(a) qgemm_emul::cvtepu16_epi32(a)
+#define _mm512_cvtph_ps(a) qgemm_emul::cvtph_ps(a)
+#define _mm_maskz_loadu_epi8(k, p) qgemm_emul::maskz_load<__m128i, int8_t, 16>((k), (p))
+#define _mm256_maskz_loadu_epi16(k, p) qgemm_emul::maskz_load<__m256i, int16_t, 16>((k), (p))
+#define _mm512_maskz_loadu_epi16(k, p) qgemm_emul::maskz_load<__m512i, int16_t, 32>((k), (p))
+#define _mm512_shuffle_f32x4(a, b, imm) simde_mm512_shuffle_f32x4((a), (b), (imm))
+#undef _mm512_cvtne2ps_pbh
+#define _mm512_cvtne2ps_pbh(a, b) qgemm_emul::cvtne2ps_pbh((a), (b))
+#undef _mm512_dpbf16_ps
+#define _mm512_dpbf16_ps(src, a, b) qgemm_emul::dpbf16_ps((src), (a), (b))
 #define _cvtu32_mask16(x) static_cast<__mmask16>(x)
 #define _cvtu32_mask32(x) static_cast<__mmask32>(x)
 #define _cvtu64_mask64(x) static_cast<__mmask64>(x)
 #else
 // GCC 12's avx512fintrin.h initialises _mm512_undefined_*() from itself, which -Wall reports as
-// maybe-uninitialized wherever an intrinsic using it is inlined (GCC PR 105593, fixed in 13).
+// maybe-uninitialized (or uninitialized: vshuff32x4, vpermps) wherever an intrinsic using it is
+// inlined (GCC PR 105593, fixed in 13).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 #endif

@@ -1,7 +1,8 @@
 // Selection of the quantization-layer kernels (quantize, min/max, weight-only linear): the
-// best table this CPU runs (avx2 = AVX2+FMA+F16C, else the baseline one), restricted by
-// QGEMM_ISA=scalar or set_quant_isa(). Separate from the GEMM table: these kernels exist for
-// ISAs the GEMM may not have yet, and the other way round.
+// best table this CPU runs (avx512bw = AVX-512 F/BW/VL/DQ+FMA+F16C, with the AVX512-BF16
+// bf16-X kernels where the CPU has them; avx2 = AVX2+FMA+F16C; else the baseline one),
+// restricted by QGEMM_ISA (scalar, avx2, avx512bw) or set_quant_isa(). Separate from the GEMM
+// table: these kernels exist for ISAs the GEMM may not have yet, and the other way round.
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -47,18 +48,57 @@ bool avx2_runnable() {
   return ok;
 }
 
+#if QGEMM_BUILT_W8_AVX512
+// detect_cpu_isas()'s avx512bw (F/BW/VL/DQ + the OS's zmm and opmask state in XCR0) plus FMA
+// and F16C (CPUID.1:ECX bits 12, 29) and, for bf16, AVX512_BF16 (CPUID.(EAX=7,ECX=1):EAX bit 5).
+bool avx512_runnable_uncached(bool bf16) {
+  if (!(detect_cpu_isas() & (1u << static_cast<int>(Isa::avx512bw)))) return false;
+#if defined(QGEMM_SIMDE_EMULATION)
+  (void)bf16;
+  return true;
+#else
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 12) & 1) || !((c >> 29) & 1)) return false;
+  if (!bf16) return true;
+  if (__get_cpuid_max(0, nullptr) < 7) return false;
+  __cpuid_count(7, 0, a, b, c, d);
+  if (a < 1) return false;  // no subleaf 1
+  __cpuid_count(7, 1, a, b, c, d);
+  return (a >> 5) & 1;
+#endif
+}
+#endif
+
+bool avx512_runnable() {
+#if QGEMM_BUILT_W8_AVX512
+  static const bool ok = avx512_runnable_uncached(false);
+  return ok;
+#else
+  return false;
+#endif
+}
+
+std::atomic<bool> g_bf16_allowed{true};
+
 const QuantKernels* table_for(Isa isa) {
   if (isa == Isa::scalar) return &kQuantKernelsScalar;
 #if QGEMM_BUILT_W8_AVX2
   if (isa == Isa::avx2 && avx2_runnable()) return &kQuantKernelsAvx2;
 #endif
+#if QGEMM_BUILT_W8_AVX512
+  if (isa == Isa::avx512bw && avx512_runnable()) return &kQuantKernelsAvx512;
+#endif
   return nullptr;
 }
 
+// QGEMM_ISA naming an ISA with a table here (scalar, avx2, avx512bw) selects it.
 Isa best_isa() {
   static const Isa best = [] {
-    Isa b = table_for(Isa::avx2) ? Isa::avx2 : Isa::scalar;
-    if (const char* env = std::getenv("QGEMM_ISA"); env && std::strcmp(env, "scalar") == 0) b = Isa::scalar;
+    Isa b = table_for(Isa::avx512bw) ? Isa::avx512bw : (table_for(Isa::avx2) ? Isa::avx2 : Isa::scalar);
+    const Isa named[] = {Isa::scalar, Isa::avx2, Isa::avx512bw};
+    if (const char* env = std::getenv("QGEMM_ISA"))
+      for (Isa e : named)
+        if (std::strcmp(env, isa_name(e)) == 0 && table_for(e)) b = e;
     return b;
   }();
   return best;
@@ -69,6 +109,16 @@ std::atomic<int> g_forced{-1};
 }  // namespace
 
 const QuantKernels& quant_kernels() noexcept { return *table_for(quant_isa()); }
+
+const W8Bf16Kernels* w8_bf16_kernels() noexcept {
+#if QGEMM_BUILT_W8_AVX512BF16 && QGEMM_BUILT_W8_AVX512
+  static const bool ok = avx512_runnable_uncached(true);
+  if (ok && quant_isa() == Isa::avx512bw && g_bf16_allowed.load()) return &kW8Bf16KernelsAvx512bf16;
+#endif
+  return nullptr;
+}
+
+void allow_w8_bf16_kernels(bool allow) noexcept { g_bf16_allowed.store(allow); }
 
 }  // namespace detail
 

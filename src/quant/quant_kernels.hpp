@@ -53,6 +53,30 @@ void min_max__xsimd(const float* x, size_t n, float* mn, float* mx);
 #if QGEMM_BUILT_W8_AVX2
 extern const QuantKernels kQuantKernelsAvx2;
 #endif
+#if QGEMM_BUILT_W8_AVX512
+extern const QuantKernels kQuantKernelsAvx512;
+#endif
+
+// Weight-only linear with bfloat16 X read as is (bit patterns; no widening pass): the
+// contract of W8LinearFn / W8Linear2Fn otherwise. Used for ActType::bf16 where the selected
+// table has them (AVX512-BF16 beside the avx512bw table), instead of bf16_to_f32 + linear.
+using W8LinearBf16Fn = void (*)(size_t K, size_t N, const uint16_t* x, const int8_t* w, size_t ldw,
+                                const float* scale, const float* bias, float* y);
+using W8LinearBf16x2Fn = void (*)(size_t K, size_t N, const uint16_t* x0, const uint16_t* x1, const int8_t* w,
+                                  size_t ldw, const float* scale, const float* bias, float* y0, float* y1);
+struct W8Bf16Kernels {
+  W8LinearBf16Fn linear;
+  W8LinearBf16x2Fn linear2;
+  const char* name;  // weight_only_kernel_name() for M = 1, M >= 2
+  const char* name2;
+};
+#if QGEMM_BUILT_W8_AVX512BF16
+extern const W8Bf16Kernels kW8Bf16KernelsAvx512bf16;
+#endif
+// The bf16-X kernels of the selected table, or null (then bf16 X is widened for `linear`).
+const W8Bf16Kernels* w8_bf16_kernels() noexcept;
+// Tests: false hides the AVX512-BF16 kernels, so the avx512bw table's own bf16 path runs.
+void allow_w8_bf16_kernels(bool allow) noexcept;
 
 // The table of the selected ISA (set_quant_isa / QGEMM_ISA=scalar / best available).
 const QuantKernels& quant_kernels() noexcept;

@@ -1,6 +1,6 @@
 // Weight-only int8 linear (W8A32 / W8A16): weight quantization, the kernels' own dispatch
 // (src/quant/quant_dispatch.cpp) and the forward loop (16-bit X widened to float32 once per call,
-// output columns blocked so that a block of weight rows stays in L2 while every row of X
+// except bf16 X where AVX512-BF16 kernels read it as is; output columns blocked so that a block of weight rows stays in L2 while every row of X
 // passes over it).
 #include <algorithm>
 #include <cmath>
@@ -85,12 +85,13 @@ Status WeightOnlyLinear::forward(int64_t M, ActType type, const void* x, int64_t
   if (M == 0) return succeed();
   if (!x || !y) return fail(Status::null_pointer, "WeightOnlyLinear::forward: null x or y");
   const detail::QuantKernels* kt = &detail::quant_kernels();
+  const detail::W8Bf16Kernels* kb = type == ActType::bf16 ? detail::w8_bf16_kernels() : nullptr;
   if (static_cast<uint64_t>(M) > (uint64_t{1} << 40) / static_cast<uint64_t>(in_))
     return fail(Status::bad_argument, "WeightOnlyLinear::forward: M * in_features too large");
   const size_t K = static_cast<size_t>(in_), N = static_cast<size_t>(out_);
   const float* xf = static_cast<const float*>(x);
   size_t ldxf = static_cast<size_t>(ldx);
-  if (type != ActType::f32) {
+  if (type != ActType::f32 && !kb) {
     try {
       if (g_xf.size() < static_cast<size_t>(M) * K) g_xf.resize(static_cast<size_t>(M) * K);
     } catch (const std::bad_alloc&) {
@@ -107,6 +108,14 @@ Status WeightOnlyLinear::forward(int64_t M, ActType type, const void* x, int64_t
   for (size_t n0 = 0; n0 < N; n0 += nb) {
     const size_t len = std::min(nb, N - n0);
     int64_t i = 0;
+    if (kb) {  // bf16 X as is
+      const auto* xh = static_cast<const uint16_t*>(x);
+      for (; i + 2 <= M; i += 2)
+        kb->linear2(K, len, xh + i * ldx, xh + (i + 1) * ldx, w + n0 * K, K, ws_.data() + n0, bias_.data() + n0,
+                    y + i * ldy + n0, y + (i + 1) * ldy + n0);
+      if (i < M) kb->linear(K, len, xh + i * ldx, w + n0 * K, K, ws_.data() + n0, bias_.data() + n0, y + i * ldy + n0);
+      continue;
+    }
     if (kt->linear2)
       for (; i + 2 <= M; i += 2)
         kt->linear2(K, len, xf + i * ldxf, xf + (i + 1) * ldxf, w + n0 * K, K, ws_.data() + n0, bias_.data() + n0,
@@ -114,7 +123,9 @@ Status WeightOnlyLinear::forward(int64_t M, ActType type, const void* x, int64_t
     for (; i < M; ++i)
       kt->linear(K, len, xf + i * ldxf, w + n0 * K, K, ws_.data() + n0, bias_.data() + n0, y + i * ldy + n0);
   }
-  if (M >= 2)
+  if (kb)
+    g_last_name = M >= 2 ? kb->name2 : kb->name;
+  else if (M >= 2)
     g_last_name = type == ActType::f32 ? kt->name2_f32 : (type == ActType::bf16 ? kt->name2_bf16 : kt->name2_f16);
   else
     g_last_name = type == ActType::f32 ? kt->name_f32 : (type == ActType::bf16 ? kt->name_bf16 : kt->name_f16);
