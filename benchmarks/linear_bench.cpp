@@ -168,6 +168,14 @@ int main(int argc, char** argv) {
                                  qgemm::Isa::avx2, qgemm::ActType::f16, s[0], s[1], s[2]);
     benchmark::RegisterBenchmark(("w8a16bf16/avx2/" + shape(s[0], s[1], s[2])).c_str(), BM_weight_only,
                                  qgemm::Isa::avx2, qgemm::ActType::bf16, s[0], s[1], s[2]);
+    // The zmm table (and, for bf16, the AVX512-BF16 kernels) only where this CPU runs them.
+    if (qgemm::set_quant_isa(qgemm::Isa::avx512bw) == qgemm::Status::ok)
+      for (qgemm::ActType t : {qgemm::ActType::f32, qgemm::ActType::f16, qgemm::ActType::bf16}) {
+        const char* tn = t == qgemm::ActType::f32 ? "w8a32" : (t == qgemm::ActType::f16 ? "w8a16f16" : "w8a16bf16");
+        benchmark::RegisterBenchmark((std::string(tn) + "/avx512bw/" + shape(s[0], s[1], s[2])).c_str(), BM_weight_only,
+                                     qgemm::Isa::avx512bw, t, s[0], s[1], s[2]);
+      }
+    qgemm::reset_quant_isa();
 #if QGEMM_BENCH_WITH_ONEDNN
     benchmark::RegisterBenchmark(("onednn_f32/" + shape(s[0], s[1], s[2])).c_str(), BM_onednn, false, s[0], s[1], s[2]);
 #endif

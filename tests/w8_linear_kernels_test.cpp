@@ -243,11 +243,17 @@ INSTANTIATE_TEST_SUITE_P(Tables, W8Kernels,
                                          Cfg{Isa::avx512bw, true}),
                          cfg_name);
 
-// The native build on a CPU without AVX-512 must not pick the zmm table; QGEMM_ISA=scalar is
-// honoured by the isa_env tests (tests/CMakeLists.txt).
+// The native build on a CPU without AVX-512 must not pick the zmm table; QGEMM_ISA naming a
+// table this CPU runs selects it (run by hand: QGEMM_ISA=avx2 qgemm_tests --gtest_filter=...).
 TEST(W8KernelsSelection, BestTableMatchesTheCpu) {
   qgemm::reset_quant_isa();
   const Isa best = qgemm::quant_isa();
+  if (const char* env = std::getenv("QGEMM_ISA")) {
+    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512bw})
+      if (std::string(env) == qgemm::isa_name(i) && qgemm::set_quant_isa(i) == Status::ok) EXPECT_EQ(best, i);
+    qgemm::reset_quant_isa();
+    if (best != Isa::avx512bw) EXPECT_EQ(d::w8_bf16_kernels(), nullptr);
+  }
 #if defined(QGEMM_TEST_EMULATED)
   if (!std::getenv("QGEMM_ISA")) {
     EXPECT_EQ(best, Isa::avx512bw);
