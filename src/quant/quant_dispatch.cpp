@@ -67,16 +67,12 @@ bool avx512_runnable_uncached(bool bf16) {
   return (a >> 5) & 1;
 #endif
 }
-#endif
 
 bool avx512_runnable() {
-#if QGEMM_BUILT_W8_AVX512
   static const bool ok = avx512_runnable_uncached(false);
   return ok;
-#else
-  return false;
-#endif
 }
+#endif
 
 std::atomic<bool> g_bf16_allowed{true};
 
