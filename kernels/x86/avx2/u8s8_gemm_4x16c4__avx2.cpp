@@ -359,6 +359,14 @@ QGEMM_INLINE uint8_t a_at(const uint8_t* a, size_t lda, size_t m, size_t k, size
   return i < m && kk < k ? a[i * lda + kk] : 0;
 }
 
+// MC: rows of A whose u8 bytes fill 256 KiB, so the block packed for the exact loop (int16,
+// twice that) still fits the 512 KiB L2 of Zen 3; 64 to 512 KiB measured within the noise at
+// K = 768 (M = 128, 512), 512 KiB slightly slower at M = 512.
+size_t mc_for_k(size_t kp) {
+  const size_t rows = (256 * 1024) / std::max<size_t>(kp, 1);
+  return std::max<size_t>(kMR, std::min<size_t>(rows / kMR * kMR, 1024));
+}
+
 void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, uint8_t* dst) {
   const size_t groups = kp / kKR, blocks = packed_blocks(kp);
   uint8_t* flags = dst;
@@ -520,7 +528,7 @@ void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, siz
 // tile; above that the driver packs it with pack_a_tile. Cache blocks: driver default.
 extern const GemmConfig kGemmConfigAvx2 = {
     Isa::avx2, "u8s8_gemm_4x16c4__avx2", kMR, kNR, kKR, u8s8_gemm_4x16c4__avx2,
-    /*max_m_unpacked=*/kMR, nullptr, nullptr, a_tile_bytes, pack_a_tile};
+    /*max_m_unpacked=*/kMR, mc_for_k, nullptr, a_tile_bytes, pack_a_tile};
 
 }  // namespace detail
 }  // namespace qgemm
