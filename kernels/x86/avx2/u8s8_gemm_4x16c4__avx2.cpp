@@ -5,6 +5,9 @@
 // time, and a widening loop elsewhere: A zero-extended and B sign-extended to int16, vpmaddwd.
 // Both loops need two multiply uops per 32 multiply-adds; the widening one needs twice the vpaddd.
 // Which loop ran is counted in x86/exact_path_counts.hpp.
+// Two ways in: A read in place (M <= 4: the check and the widening run per tile), or A packed
+// by this file's pack_a_tile (M > 4: checked and widened once per MC block; the layout is
+// described above pack_a_tile). docs/notes/issue-5-packed-a.md has the measurements.
 #include <algorithm>
 #include <cstring>
 
