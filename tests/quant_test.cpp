@@ -36,7 +36,7 @@ int64_t quantize_def(float x, float scale, int32_t zp, int64_t lo, int64_t hi) {
   return static_cast<int64_t>(v < lo ? lo : (v > hi ? hi : v));
 }
 
-// Runs a test once per quantization-kernel ISA (the baseline xsimd loops and AVX2), skipping
+// Runs a test once per quantization-kernel ISA (the baseline xsimd loops, AVX2, NEON), skipping
 // one this CPU or build lacks, and proving that the forced ISA is the one selected.
 class QuantIsaTest : public testing::TestWithParam<qgemm::Isa> {
  protected:
@@ -247,7 +247,8 @@ TEST_P(QuantIsaTest, MinMaxIgnoresNaNAndFindsExtremes) {
   EXPECT_EQ(qgemm::min_max(nan.data(), nan.size(), &lo, &hi), Status::bad_argument);
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, QuantIsaTest, testing::Values(qgemm::Isa::scalar, qgemm::Isa::avx2),
+INSTANTIATE_TEST_SUITE_P(Isas, QuantIsaTest,
+                         testing::Values(qgemm::Isa::scalar, qgemm::Isa::avx2, qgemm::Isa::neon),
                          [](const testing::TestParamInfo<qgemm::Isa>& i) { return std::string(qgemm::isa_name(i.param)); });
 
 TEST(HalfFloat, F16RoundTripsEveryPatternAndRoundsTiesToEven) {

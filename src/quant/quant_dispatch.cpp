@@ -1,7 +1,7 @@
 // Selection of the quantization-layer kernels (quantize, min/max, weight-only linear): the
-// best table this CPU runs (avx2 = AVX2+FMA+F16C, else the baseline one), restricted by
-// QGEMM_ISA=scalar or set_quant_isa(). Separate from the GEMM table: these kernels exist for
-// ISAs the GEMM may not have yet, and the other way round.
+// best table this CPU runs (avx2 = AVX2+FMA+F16C on x86-64, neon on AArch64, else the
+// baseline one), restricted by QGEMM_ISA=scalar or set_quant_isa(). Separate from the GEMM
+// table: these kernels exist for ISAs the GEMM may not have yet, and the other way round.
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -26,9 +26,9 @@ extern const QuantKernels kQuantKernelsScalar = {
 
 namespace {
 
+#if QGEMM_BUILT_W8_AVX2
 // cpuid traps to the hypervisor in a VM (microseconds): asked once, not per call.
 bool avx2_runnable_uncached() {
-#if QGEMM_BUILT_W8_AVX2
   if (!(detect_cpu_isas() & (1u << static_cast<int>(Isa::avx2)))) return false;
 #if defined(QGEMM_SIMDE_EMULATION)
   return true;
@@ -37,27 +37,36 @@ bool avx2_runnable_uncached() {
   if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
   return (c >> 29) & 1;  // F16C
 #endif
-#else
-  return false;
-#endif
 }
 
 bool avx2_runnable() {
   static const bool ok = avx2_runnable_uncached();
   return ok;
 }
+#endif
+
+#if QGEMM_BUILT_W8_NEON
+// Advanced SIMD (with FCVTL for float16) is baseline AArch64; asked of the detection anyway.
+bool neon_runnable() {
+  static const bool ok = (detect_cpu_isas() & (1u << static_cast<int>(Isa::neon))) != 0;
+  return ok;
+}
+#endif
 
 const QuantKernels* table_for(Isa isa) {
   if (isa == Isa::scalar) return &kQuantKernelsScalar;
 #if QGEMM_BUILT_W8_AVX2
   if (isa == Isa::avx2 && avx2_runnable()) return &kQuantKernelsAvx2;
 #endif
+#if QGEMM_BUILT_W8_NEON
+  if (isa == Isa::neon && neon_runnable()) return &kQuantKernelsNeon;
+#endif
   return nullptr;
 }
 
 Isa best_isa() {
   static const Isa best = [] {
-    Isa b = table_for(Isa::avx2) ? Isa::avx2 : Isa::scalar;
+    Isa b = table_for(Isa::avx2) ? Isa::avx2 : (table_for(Isa::neon) ? Isa::neon : Isa::scalar);
     if (const char* env = std::getenv("QGEMM_ISA"); env && std::strcmp(env, "scalar") == 0) b = Isa::scalar;
     return b;
   }();

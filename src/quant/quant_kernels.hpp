@@ -53,6 +53,9 @@ void min_max__xsimd(const float* x, size_t n, float* mn, float* mx);
 #if QGEMM_BUILT_W8_AVX2
 extern const QuantKernels kQuantKernelsAvx2;
 #endif
+#if QGEMM_BUILT_W8_NEON
+extern const QuantKernels kQuantKernelsNeon;
+#endif
 
 // The table of the selected ISA (set_quant_isa / QGEMM_ISA=scalar / best available).
 const QuantKernels& quant_kernels() noexcept;
