@@ -17,6 +17,7 @@
 // packed panel and A in place:  byte (i, k) at a[i*a_row_stride + (k/KR)*a_kgroup_stride + k%KR].
 //   packed A panel ([kp/KR][MR][KR], zero padded): a_row_stride = KR, a_kgroup_stride = MR*KR
 //   A in place (only when K % KR == 0):          a_row_stride = lda, a_kgroup_stride = KR
+//   the kernel's own layout (GemmConfig::pack_a_tile, below): a_row_stride = a_kgroup_stride = 0
 // A kernel must not read rows >= m (in place, they may not exist).
 //
 // Accumulator (modular int32 arithmetic; the driver has proved the true value fits):
@@ -77,6 +78,14 @@ struct GemmConfig {
   // Cache blocks in rows (MC) and columns (NC) for a depth of kp bytes; 0 = driver default.
   size_t (*mc_for_k)(size_t kp);
   size_t (*nc_for_k)(size_t kp);
+  // Optional kernel-specific A packing (null: the generic panels above). pack_a_tile packs rows
+  // [0, m) of A (m <= MR; rows >= m and K values >= k read as zero) into one tile of
+  // a_tile_bytes(kp) bytes at dst; the driver packs each MR-row tile of an MC block once and
+  // reuses it for every column panel. The kernel then gets a_row_stride = a_kgroup_stride = 0.
+  // Used where the packing can do per-block work that would otherwise be repeated per panel
+  // (the AVX2 kernel's saturation check and int16 widening).
+  size_t (*a_tile_bytes)(size_t kp);
+  void (*pack_a_tile)(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, uint8_t* dst);
 };
 
 // Calls f(std::integral_constant<size_t, R>{}) with R = min(m, MR), m >= 1: kernels specialise

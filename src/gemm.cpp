@@ -263,6 +263,15 @@ void run_task(void* arg, size_t t) {
       a_row_stride = P.lda;
       a_kgroup_stride = kr;
       a_tile_stride = mr * P.lda;
+    } else if (cfg.pack_a_tile) {  // the kernel's own layout, packed once per MC block
+      const size_t tile_bytes = cfg.a_tile_bytes(kp);
+      for (size_t ir = 0; ir < mb; ir += mr)
+        cfg.pack_a_tile(std::min(mr, mb - ir), P.k, kp, ablock + ir * P.lda, P.lda, apack + (ir / mr) * tile_bytes);
+      row_sums(mb, P.k, ablock, P.lda, rsum);
+      ablock = apack;
+      a_row_stride = 0;
+      a_kgroup_stride = 0;
+      a_tile_stride = tile_bytes;
     } else {
       pack_a(mb, P.k, kp, ablock, P.lda, mr, kr, apack, rsum);
       ablock = apack;
@@ -412,7 +421,13 @@ Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWe
   const size_t mc = std::min(task_rows, cfg->mc_for_k ? cfg->mc_for_k(kp) : default_mc(kp, mr));
   const size_t ncol = round_up(n, 16);
   size_t a_bytes = 0, slice_bytes = 0, total = 0;
-  if ((!in_place && __builtin_mul_overflow(mc, kp, &a_bytes)) || a_bytes > (size_t{1} << 46) ||
+  if (kp > (size_t{1} << 46))
+    return fail(Status::out_of_memory, "gemm: scratch size overflows (K=%lld)", static_cast<long long>(K));
+  const bool a_overflow =
+      in_place ? false
+      : cfg->pack_a_tile ? __builtin_mul_overflow((mc + mr - 1) / mr, cfg->a_tile_bytes(kp), &a_bytes)
+                         : __builtin_mul_overflow(mc, kp, &a_bytes);
+  if (a_overflow || a_bytes > (size_t{1} << 46) ||
       __builtin_add_overflow(round_up(a_bytes, 64), round_up(mc * sizeof(int32_t), 64), &slice_bytes) ||
       __builtin_mul_overflow(slice_bytes, tasks, &total) || __builtin_add_overflow(total, 5 * ncol * 4, &total))
     return fail(Status::out_of_memory, "gemm: scratch size overflows (K=%lld)", static_cast<long long>(K));

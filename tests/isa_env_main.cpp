@@ -1,10 +1,12 @@
 // Run by ctest with QGEMM_ISA set: an available ISA must become the active one and run; an
 // unknown or unavailable one must make every call fail with unsupported_isa (never a crash,
-// never a silent fallback). Exit code 0 = behaved as specified.
+// never a silent fallback). QGEMM_ISA=scalar also forces the weight-only layer's scalar kernel
+// (the quantization kernels' own dispatch). Exit code 0 = behaved as specified.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "qgemm/linear.hpp"
 #include "qgemm/qgemm.hpp"
 
 int main() {
@@ -30,5 +32,16 @@ int main() {
   const char* kernel = qgemm::last_kernel_name();
   const char* tail = std::strstr(kernel, "__");
   std::printf("QGEMM_ISA=%s: kernel %s, result %d\n", env, kernel, c);
-  return (gs == qgemm::Status::ok && c == 10 && tail && std::strcmp(tail + 2, env) == 0) ? 0 : 1;
+  if (!(gs == qgemm::Status::ok && c == 10 && tail && std::strcmp(tail + 2, env) == 0)) return 1;
+  if (isa == qgemm::Isa::scalar) {
+    const float xf[4] = {1, 1, 1, 1}, scale = 1.0f;
+    float y = 0;
+    qgemm::WeightOnlyLinear wo;
+    if (wo.init_quantized(b, &scale, 1, 4, nullptr) != qgemm::Status::ok ||
+        wo.forward(1, qgemm::ActType::f32, xf, 4, &y, 1) != qgemm::Status::ok)
+      return std::puts("weight-only layer failed"), 1;
+    std::printf("QGEMM_ISA=scalar: weight-only kernel %s, result %g\n", qgemm::weight_only_kernel_name(), y);
+    if (std::strcmp(qgemm::weight_only_kernel_name(), "w8a32_linear_1x1__scalar") != 0 || y != 10.0f) return 1;
+  }
+  return 0;
 }

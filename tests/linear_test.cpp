@@ -1,7 +1,8 @@
 // Layers: DynamicLinear bit-equal to qgemm's own steps done by hand and within a derived bound
 // of the float Linear; StaticLinear bit-exact with PyTorch/fbgemm (recorded outputs) and with
 // fbgemm's formula written out here; WeightOnlyLinear (every kernel this CPU runs, f32 / bf16 /
-// f16 X) within a derived bound of a double reference. Bounds: docs/notes/issue-7.md.
+// f16 X) within a derived bound of a double reference. Bounds: docs/notes/issue-7.md (NEON:
+// docs/notes/issue-7-neon.md; direct kernel calls in weight_only_kernel_test.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -408,9 +409,13 @@ std::string wo_name(const testing::TestParamInfo<std::tuple<qgemm::Isa, WoCase>>
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, WeightOnlyTest,
-    testing::Combine(testing::Values(qgemm::Isa::scalar, qgemm::Isa::avx2, qgemm::Isa::avx512bw),
+    testing::Combine(testing::Values(qgemm::Isa::scalar, qgemm::Isa::avx2, qgemm::Isa::avx512bw, qgemm::Isa::neon),
                      testing::Values(WoCase{1, 1, 1, 0}, WoCase{1, 7, 9, 0}, WoCase{1, 8, 8, 0}, WoCase{2, 9, 17, 3},
-                                     WoCase{1, 768, 64, 0}, WoCase{5, 300, 23, 1}, WoCase{3, 1000, 600, 0})),
+                                     WoCase{1, 768, 64, 0}, WoCase{5, 300, 23, 1}, WoCase{3, 1000, 600, 0},
+                                     // K % 16 = 2, 3, 4, 12, 13; N % 8 = 1..7; M = 1, 2, 3; ldx, ldy > K, N
+                                     WoCase{3, 2, 5, 1}, WoCase{2, 3, 7, 0}, WoCase{1, 4, 3, 2}, WoCase{2, 12, 13, 0},
+                                     WoCase{3, 29, 14, 4}, WoCase{1, 45, 31, 0}, WoCase{2, 60, 6, 5},
+                                     WoCase{3, 67, 10, 0})),
     wo_name);
 
 TEST(WeightOnly, DequantizedWeightsAreTheLayersWeights) {

@@ -36,8 +36,8 @@ int64_t quantize_def(float x, float scale, int32_t zp, int64_t lo, int64_t hi) {
   return static_cast<int64_t>(v < lo ? lo : (v > hi ? hi : v));
 }
 
-// Runs a test once per quantization-kernel ISA (the baseline xsimd loops, AVX2, the zmm table),
-// skipping one this CPU or build lacks, and proving that the forced ISA is the one selected.
+// Runs a test once per quantization-kernel ISA (the baseline xsimd loops, AVX2, the zmm table,
+// NEON), skipping one this CPU or build lacks, and proving that the forced ISA is the one selected.
 class QuantIsaTest : public testing::TestWithParam<qgemm::Isa> {
  protected:
   void SetUp() override {
@@ -247,7 +247,8 @@ TEST_P(QuantIsaTest, MinMaxIgnoresNaNAndFindsExtremes) {
   EXPECT_EQ(qgemm::min_max(nan.data(), nan.size(), &lo, &hi), Status::bad_argument);
 }
 
-INSTANTIATE_TEST_SUITE_P(Isas, QuantIsaTest, testing::Values(qgemm::Isa::scalar, qgemm::Isa::avx2, qgemm::Isa::avx512bw),
+INSTANTIATE_TEST_SUITE_P(Isas, QuantIsaTest,
+                         testing::Values(qgemm::Isa::scalar, qgemm::Isa::avx2, qgemm::Isa::avx512bw, qgemm::Isa::neon),
                          [](const testing::TestParamInfo<qgemm::Isa>& i) { return std::string(qgemm::isa_name(i.param)); });
 
 TEST(HalfFloat, F16RoundTripsEveryPatternAndRoundsTiesToEven) {

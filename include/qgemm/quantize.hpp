@@ -86,10 +86,11 @@ Status quantization_error(const float* x, int64_t n, QParams p, QType type, doub
                           double* mse) noexcept;
 
 // The quantization layer's kernels (quantize, min/max, weight-only linear) have their own
-// small dispatch: the best the CPU runs (Isa::avx2 = AVX2+FMA+F16C, else Isa::scalar, the
-// baseline xsimd/C++ code), restricted by QGEMM_ISA=scalar or by set_quant_isa(). Isa::scalar
-// is always accepted; Status::unsupported_isa for one this CPU or build lacks. quantize gives
-// the same bits on every ISA; weight-only linear results differ in the last bits (see linear.hpp).
+// small dispatch: the best the CPU runs (Isa::avx2 = AVX2+FMA+F16C on x86-64, Isa::neon on
+// AArch64, else Isa::scalar, the baseline xsimd/C++ code), restricted by QGEMM_ISA=scalar or by
+// set_quant_isa(). Isa::scalar is always accepted; Status::unsupported_isa for one this CPU or
+// build lacks. quantize gives the same bits on every ISA; weight-only linear results differ in
+// the last bits (see linear.hpp).
 Status set_quant_isa(Isa isa) noexcept;
 void reset_quant_isa() noexcept;
 Isa quant_isa() noexcept;

@@ -1,8 +1,9 @@
 // Selection of the quantization-layer kernels (quantize, min/max, weight-only linear): the
 // best table this CPU runs (avx512bw = AVX-512 F/BW/VL/DQ+FMA+F16C, with the AVX512-BF16
-// bf16-X kernels where the CPU has them; avx2 = AVX2+FMA+F16C; else the baseline one),
-// restricted by QGEMM_ISA (scalar, avx2, avx512bw) or set_quant_isa(). Separate from the GEMM
-// table: these kernels exist for ISAs the GEMM may not have yet, and the other way round.
+// bf16-X kernels where the CPU has them; avx2 = AVX2+FMA+F16C; neon on AArch64; else the
+// baseline one), restricted by QGEMM_ISA (scalar, avx2, avx512bw, neon) or set_quant_isa().
+// Separate from the GEMM table: these kernels exist for ISAs the GEMM may not have yet, and
+// the other way round.
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -27,9 +28,9 @@ extern const QuantKernels kQuantKernelsScalar = {
 
 namespace {
 
+#if QGEMM_BUILT_W8_AVX2
 // cpuid traps to the hypervisor in a VM (microseconds): asked once, not per call.
 bool avx2_runnable_uncached() {
-#if QGEMM_BUILT_W8_AVX2
   if (!(detect_cpu_isas() & (1u << static_cast<int>(Isa::avx2)))) return false;
 #if defined(QGEMM_SIMDE_EMULATION)
   return true;
@@ -38,15 +39,21 @@ bool avx2_runnable_uncached() {
   if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
   return (c >> 29) & 1;  // F16C
 #endif
-#else
-  return false;
-#endif
 }
 
 bool avx2_runnable() {
   static const bool ok = avx2_runnable_uncached();
   return ok;
 }
+#endif
+
+#if QGEMM_BUILT_W8_NEON
+// Advanced SIMD (with FCVTL for float16) is baseline AArch64; asked of the detection anyway.
+bool neon_runnable() {
+  static const bool ok = (detect_cpu_isas() & (1u << static_cast<int>(Isa::neon))) != 0;
+  return ok;
+}
+#endif
 
 #if QGEMM_BUILT_W8_AVX512
 // detect_cpu_isas()'s avx512bw (F/BW/VL/DQ + the OS's zmm and opmask state in XCR0) plus FMA
@@ -84,14 +91,20 @@ const QuantKernels* table_for(Isa isa) {
 #if QGEMM_BUILT_W8_AVX512
   if (isa == Isa::avx512bw && avx512_runnable()) return &kQuantKernelsAvx512;
 #endif
+#if QGEMM_BUILT_W8_NEON
+  if (isa == Isa::neon && neon_runnable()) return &kQuantKernelsNeon;
+#endif
   return nullptr;
 }
 
-// QGEMM_ISA naming an ISA with a table here (scalar, avx2, avx512bw) selects it.
+// QGEMM_ISA naming an ISA with a table here (scalar, avx2, avx512bw, neon) selects it.
 Isa best_isa() {
   static const Isa best = [] {
-    Isa b = table_for(Isa::avx512bw) ? Isa::avx512bw : (table_for(Isa::avx2) ? Isa::avx2 : Isa::scalar);
-    const Isa named[] = {Isa::scalar, Isa::avx2, Isa::avx512bw};
+    Isa b = table_for(Isa::avx512bw) ? Isa::avx512bw
+            : table_for(Isa::avx2)   ? Isa::avx2
+            : table_for(Isa::neon)   ? Isa::neon
+                                     : Isa::scalar;
+    const Isa named[] = {Isa::scalar, Isa::avx2, Isa::avx512bw, Isa::neon};
     if (const char* env = std::getenv("QGEMM_ISA"))
       for (Isa e : named)
         if (std::strcmp(env, isa_name(e)) == 0 && table_for(e)) b = e;

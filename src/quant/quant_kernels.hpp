@@ -53,6 +53,9 @@ void min_max__xsimd(const float* x, size_t n, float* mn, float* mx);
 #if QGEMM_BUILT_W8_AVX2
 extern const QuantKernels kQuantKernelsAvx2;
 #endif
+#if QGEMM_BUILT_W8_NEON
+extern const QuantKernels kQuantKernelsNeon;
+#endif
 #if QGEMM_BUILT_W8_AVX512
 extern const QuantKernels kQuantKernelsAvx512;
 #endif

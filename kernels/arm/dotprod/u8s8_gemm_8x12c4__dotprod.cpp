@@ -101,7 +101,7 @@ extern const GemmConfig kGemmConfigDotprod = {
     Isa::dotprod, "u8s8_gemm_8x12c4__dotprod", kMR, kNR, kKR, u8s8_gemm_8x12c4__dotprod,
     // A always packed: in-place rows cost 8 loads + lane inserts per K step instead of 2
     // loads (the kernel still accepts in-place A; the oracle suite passed with this at 64).
-    /*max_m_unpacked=*/0, nullptr, nullptr};
+    /*max_m_unpacked=*/0, nullptr, nullptr, nullptr, nullptr};
 
 }  // namespace detail
 }  // namespace qgemm

@@ -5,6 +5,10 @@
 // time, and a widening loop elsewhere: A zero-extended and B sign-extended to int16, vpmaddwd.
 // Both loops need two multiply uops per 32 multiply-adds; the widening one needs twice the vpaddd.
 // Which loop ran is counted in x86/exact_path_counts.hpp.
+// Two ways in: A read in place (M <= 4: the check and the widening run per tile), or A packed
+// by this file's pack_a_tile (M > 4: checked and widened once per MC block; the layout is
+// described above pack_a_tile). docs/notes/issue-5-packed-a.md has the measurements.
+#include <algorithm>
 #include <cstring>
 
 #include "ukernel.hpp"
@@ -206,6 +210,62 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
       : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13");
 }
+
+// pc[4][2] = exact loop over `count` K groups for 8 columns, A from a packed exact block
+// ([group][4 rows][4 int16], 32 bytes per group). vbroadcastsd, not vpbroadcastq: on Zen 3
+// the integer qword broadcast from memory also takes a shuffle pipe, which this loop (two
+// vpmovsxbw per eight vpmaddwd) cannot spare; measured in L1 127 -> 157 GOPS.
+QGEMM_INLINE void exact_run_asm(const int16_t* aw, const int8_t* bg, size_t count, __m256i* pc) {
+  __asm__ volatile(
+      "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"
+      "vpxor %%xmm1, %%xmm1, %%xmm1\n\t"
+      "vpxor %%xmm2, %%xmm2, %%xmm2\n\t"
+      "vpxor %%xmm3, %%xmm3, %%xmm3\n\t"
+      "vpxor %%xmm4, %%xmm4, %%xmm4\n\t"
+      "vpxor %%xmm5, %%xmm5, %%xmm5\n\t"
+      "vpxor %%xmm6, %%xmm6, %%xmm6\n\t"
+      "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"
+      ".p2align 4\n\t"
+      "1:\n\t"
+      "vpmovsxbw (%[b]), %%ymm8\n\t"
+      "vpmovsxbw 16(%[b]), %%ymm9\n\t"
+      "vbroadcastsd (%[a]), %%ymm10\n\t"
+      "vbroadcastsd 8(%[a]), %%ymm11\n\t"
+      "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
+      "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
+      "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
+      "vpmaddwd %%ymm9, %%ymm11, %%ymm11\n\t"
+      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
+      "vpaddd %%ymm10, %%ymm1, %%ymm1\n\t"
+      "vpaddd %%ymm13, %%ymm2, %%ymm2\n\t"
+      "vpaddd %%ymm11, %%ymm3, %%ymm3\n\t"
+      "vbroadcastsd 16(%[a]), %%ymm10\n\t"
+      "vbroadcastsd 24(%[a]), %%ymm11\n\t"
+      "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
+      "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
+      "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
+      "vpmaddwd %%ymm9, %%ymm11, %%ymm11\n\t"
+      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
+      "vpaddd %%ymm10, %%ymm5, %%ymm5\n\t"
+      "vpaddd %%ymm13, %%ymm6, %%ymm6\n\t"
+      "vpaddd %%ymm11, %%ymm7, %%ymm7\n\t"
+      "add $32, %[a]\n\t"
+      "add $64, %[b]\n\t"
+      "dec %[n]\n\t"
+      "jnz 1b\n\t"
+      "vmovdqu %%ymm0, 0(%[pc])\n\t"
+      "vmovdqu %%ymm1, 32(%[pc])\n\t"
+      "vmovdqu %%ymm2, 64(%[pc])\n\t"
+      "vmovdqu %%ymm3, 96(%[pc])\n\t"
+      "vmovdqu %%ymm4, 128(%[pc])\n\t"
+      "vmovdqu %%ymm5, 160(%[pc])\n\t"
+      "vmovdqu %%ymm6, 192(%[pc])\n\t"
+      "vmovdqu %%ymm7, 224(%[pc])\n\t"
+      : [a] "+r"(aw), [b] "+r"(bg), [n] "+r"(count)
+      : [pc] "r"(pc)
+      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13");
+}
 #endif
 
 // vpmaddubsw + vpmaddwd(1): only for blocks that block_is_7bit() accepted.
@@ -286,6 +346,152 @@ QGEMM_INLINE void exact_block(const uint8_t* a, size_t ars, size_t aks, const in
   }
 }
 
+// ---- A packed by the driver (GemmConfig::pack_a_tile): the saturation check and the int16
+// widening are done once per MC block instead of once per column panel. One tile:
+//   [one flag byte per K block (1 = exact), padded to 64 bytes]
+//   then the K blocks in order, a block of g groups being
+//     fast  (every A byte <= 127): [g][4 rows][4 u8]     16 bytes per group
+//     exact (any byte >= 128):     [g][4 rows][4 int16]  32 bytes per group
+// so a run of consecutive blocks of one kind is one contiguous stretch for one loop.
+size_t packed_blocks(size_t kp) { return (kp / kKR + kBlockGroups - 1) / kBlockGroups; }
+size_t packed_header(size_t kp) { return (packed_blocks(kp) + 63) / 64 * 64; }
+size_t a_tile_bytes(size_t kp) { return packed_header(kp) + kp / kKR * 32; }
+
+// Byte (i, kk) of the tile's rows, zero outside rows [0, m) and K [0, k).
+QGEMM_INLINE uint8_t a_at(const uint8_t* a, size_t lda, size_t m, size_t k, size_t i, size_t kk) {
+  return i < m && kk < k ? a[i * lda + kk] : 0;
+}
+
+// MC: rows of A whose u8 bytes fill 256 KiB, so the block packed for the exact loop (int16,
+// twice that) still fits the 512 KiB L2 of Zen 3; 64 to 512 KiB measured within the noise at
+// K = 768 (M = 128, 512), 512 KiB slightly slower at M = 512.
+size_t mc_for_k(size_t kp) {
+  const size_t rows = (256 * 1024) / std::max<size_t>(kp, 1);
+  return std::max<size_t>(kMR, std::min<size_t>(rows / kMR * kMR, 1024));
+}
+
+void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, uint8_t* dst) {
+  const size_t groups = kp / kKR, blocks = packed_blocks(kp);
+  uint8_t* flags = dst;
+  uint8_t* out = dst + packed_header(kp);
+  for (size_t blk = 0; blk < blocks; ++blk) {
+    const size_t g0 = blk * kBlockGroups, g1 = std::min(groups, g0 + kBlockGroups);
+    const size_t k0 = g0 * kKR, k1 = std::min(k, g1 * kKR);
+    const bool full = m == kMR && k1 - k0 == kBlockGroups * kKR;
+    bool exact;
+    if (full) {
+      __m256i any = _mm256_setzero_si256();
+      for (size_t i = 0; i < kMR; ++i)
+        for (size_t x = 0; x < kBlockGroups * kKR; x += 32)
+          any = _mm256_or_si256(any, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i * lda + k0 + x)));
+      exact = _mm256_movemask_epi8(any) != 0;
+    } else {
+      uint8_t any = 0;
+      for (size_t i = 0; i < m; ++i)
+        for (size_t kk = k0; kk < k1; ++kk) any |= a[i * lda + kk];
+      exact = (any & 0x80) != 0;
+    }
+    flags[blk] = exact;
+    if (full && !exact) {  // 4 groups of the 4 rows per step: a 4x4 transpose of dwords
+      for (size_t x = 0; x < kBlockGroups * kKR; x += 16, out += 64) {
+        const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + k0 + x));
+        const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + lda + k0 + x));
+        const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 2 * lda + k0 + x));
+        const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 3 * lda + k0 + x));
+        const __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
+        const __m128i t2 = _mm_unpackhi_epi32(r0, r1), t3 = _mm_unpackhi_epi32(r2, r3);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi64(t0, t1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16), _mm_unpackhi_epi64(t0, t1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32), _mm_unpacklo_epi64(t2, t3));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 48), _mm_unpackhi_epi64(t2, t3));
+      }
+    } else if (full) {  // widened, then a 4x4 transpose of qwords
+      for (size_t x = 0; x < kBlockGroups * kKR; x += 16, out += 128) {
+        __m256i w[kMR];
+        for (size_t i = 0; i < kMR; ++i)
+          w[i] = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i * lda + k0 + x)));
+        const __m256i t0 = _mm256_unpacklo_epi64(w[0], w[1]), t1 = _mm256_unpacklo_epi64(w[2], w[3]);
+        const __m256i t2 = _mm256_unpackhi_epi64(w[0], w[1]), t3 = _mm256_unpackhi_epi64(w[2], w[3]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permute2x128_si256(t0, t1, 0x20));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32), _mm256_permute2x128_si256(t2, t3, 0x20));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 64), _mm256_permute2x128_si256(t0, t1, 0x31));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 96), _mm256_permute2x128_si256(t2, t3, 0x31));
+      }
+    } else if (!exact) {  // partial rows or K: element by element, zero padded
+      for (size_t g = g0; g < g1; ++g)
+        for (size_t i = 0; i < kMR; ++i)
+          for (size_t t = 0; t < kKR; ++t) *out++ = a_at(a, lda, m, k, i, g * kKR + t);
+    } else {
+      for (size_t g = g0; g < g1; ++g)
+        for (size_t i = 0; i < kMR; ++i)
+          for (size_t t = 0; t < kKR; ++t, out += 2) {
+            const int16_t v = a_at(a, lda, m, k, i, g * kKR + t);
+            std::memcpy(out, &v, 2);
+          }
+    }
+  }
+}
+
+// acc += exact loop over `count` groups of a packed exact stretch (A at aw, B at bg).
+QGEMM_INLINE void exact_run(const int16_t* aw, const int8_t* bg, size_t count, __m256i (&acc)[kMR][kNV]) {
+  for (size_t h = 0; h < kNV; ++h) {
+    __m256i pc[kMR][2];
+#if QGEMM_AVX2_ASM
+    exact_run_asm(aw, bg + 32 * h, count, reinterpret_cast<__m256i*>(pc));
+#else
+    for (size_t i = 0; i < kMR; ++i) pc[i][0] = pc[i][1] = _mm256_setzero_si256();
+    const int16_t* ag = aw;
+    const int8_t* b = bg + 32 * h;
+    for (size_t g = 0; g < count; ++g, ag += kMR * kKR, b += kNR * kKR) {
+      const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
+      const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16)));
+      for (size_t i = 0; i < kMR; ++i) {
+        int64_t q;
+        std::memcpy(&q, ag + i * kKR, 8);
+        const __m256i av = _mm256_set1_epi64x(q);
+        pc[i][0] = _mm256_add_epi32(pc[i][0], _mm256_madd_epi16(av, x0));
+        pc[i][1] = _mm256_add_epi32(pc[i][1], _mm256_madd_epi16(av, x1));
+      }
+    }
+#endif
+    for (size_t i = 0; i < kMR; ++i)
+      acc[i][h] = _mm256_add_epi32(acc[i][h], _mm256_permute4x64_epi64(_mm256_hadd_epi32(pc[i][0], pc[i][1]), 0xD8));
+  }
+}
+
+// Tile over A packed by pack_a_tile (rows >= m are zero there, so all four rows are computed).
+void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* b, const int32_t* row_sum, void* c,
+                 size_t c_stride, const StageParams* p, size_t j0) {
+  __m256i acc[kMR][kNV];
+  for (size_t i = 0; i < kMR; ++i)
+    for (size_t v = 0; v < kNV; ++v) acc[i][v] = _mm256_setzero_si256();
+  const size_t groups = kp / kKR, blocks = packed_blocks(kp);
+  const uint8_t* flags = a;
+  const uint8_t* ap = a + packed_header(kp);
+  uint64_t fast = 0, exact = 0;
+  for (size_t blk = 0, g0 = 0; blk < blocks;) {
+    const uint8_t kind = flags[blk];
+    size_t end = blk + 1;
+    while (end < blocks && flags[end] == kind) ++end;
+    const size_t g1 = std::min(groups, end * kBlockGroups), count = g1 - g0;
+    const int8_t* bg = b + g0 * kNR * kKR;
+    if (kind) {
+      exact_run(reinterpret_cast<const int16_t*>(ap), bg, count, acc);
+      ap += count * 32;
+      exact += end - blk;
+    } else {
+      fast_block<kMR>(ap, kKR, kMR * kKR, bg, 0, count, acc);
+      ap += count * 16;
+      fast += end - blk;
+    }
+    blk = end;
+    g0 = g1;
+  }
+  g_x86_path_counts.fast_blocks += fast;
+  g_x86_path_counts.exact_blocks += exact;
+  ymm::store_tile<kMR, kNV>(acc, m, n, row_sum, c, c_stride, *p, j0);
+}
+
 template <size_t M>
 void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const int8_t* b, const int32_t* row_sum,
           void* c, size_t c_stride, const StageParams* p, size_t j0) {
@@ -312,6 +518,7 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const i
 void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride,
                             size_t a_kgroup_stride, const int8_t* b, const int32_t* row_sum, void* c,
                             size_t c_row_stride, const StageParams* p, size_t j0) {
+  if (a_row_stride == 0) return tile_packed(m, n, kp, a, b, row_sum, c, c_row_stride, p, j0);
   with_rows<kMR>(m, [&](auto rows) {
     tile<decltype(rows)::value>(n, kp, a, a_row_stride, a_kgroup_stride, b,
                                  row_sum, c, c_row_stride, p, j0);
@@ -320,13 +527,11 @@ void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, siz
 
 }  // namespace
 
-// max_m_unpacked = all: whenever K % 4 == 0 the kernel reads A in place (rows strided by lda),
-// which its block check and loops handle as fast as a packed panel, and the driver's byte-wise
-// packing pass (18% of the time at M = 128, K = 768) is skipped. Cache blocks: driver default
-// (an A block of a quarter or half of L2 via mc_for_k gave no difference above the noise here).
+// A is read in place (K % 4 == 0) up to 4 rows, where a packing pass would be redone for one
+// tile; above that the driver packs it with pack_a_tile. Cache blocks: driver default.
 extern const GemmConfig kGemmConfigAvx2 = {
     Isa::avx2, "u8s8_gemm_4x16c4__avx2", kMR, kNR, kKR, u8s8_gemm_4x16c4__avx2,
-    /*max_m_unpacked=*/UINT32_MAX, nullptr, nullptr};
+    /*max_m_unpacked=*/kMR, mc_for_k, nullptr, a_tile_bytes, pack_a_tile};
 
 }  // namespace detail
 }  // namespace qgemm

@@ -184,7 +184,7 @@ void u8s8_gemm_8x32c4__avx512bw(size_t m, size_t n, size_t kp, const uint8_t* a,
 // vectors; packing costs little next to streaming B even for small M.
 extern const GemmConfig kGemmConfigAvx512bw = {
     Isa::avx512bw, "u8s8_gemm_8x32c4__avx512bw", kMR, kNR, kKR, u8s8_gemm_8x32c4__avx512bw,
-    /*max_m_unpacked=*/0, mc_for_k, nullptr};
+    /*max_m_unpacked=*/0, mc_for_k, nullptr, nullptr, nullptr};
 
 }  // namespace detail
 }  // namespace qgemm

@@ -1,0 +1,159 @@
+// Paired comparison of qgemm and oneDNN, robust to a noisy shared machine: each round times a
+// batch of qgemm calls and then a batch of the same oneDNN primitive, back to back, and the
+// reported ratio is the median over rounds of (oneDNN time / qgemm time) of the same round. A
+// slow phase of the machine (another tenant, the other vCPU busy) then hits both sides of a
+// round instead of one whole Google Benchmark run. Single thread; set OMP_NUM_THREADS=1.
+//
+// Cases (names are stable, for scripts):
+//   exact/<M>x<N>x<K>   s32 GEMM, A in [128, 255], B in {-128, 127}: qgemm's exact loop,
+//                       oneDNN's saturating vpmaddubsw (run with ONEDNN_MAX_CPU_ISA=AVX2)
+//   safe/<M>x<N>x<K>    the same with A in [0, 127] (qgemm may use vpmaddubsw)
+//   w8a32/1x<N>x<K>     WeightOnlyLinear (int8 weights, float X) vs oneDNN's f32 matmul
+// Usage: qgemm_pair_bench [rounds=31] [filter-substring]
+// Output: one line per case: median qgemm time, median oneDNN time, GOPS of each (from the
+// median times), the median per-round ratio and its interquartile range.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <dnnl.hpp>
+
+#include "qgemm/linear.hpp"
+#include "qgemm/qgemm.hpp"
+
+namespace {
+
+using clk = std::chrono::steady_clock;
+
+struct Side {
+  std::function<void()> run;
+};
+
+// oneDNN matmul [M][K] x [K][N], weights reordered once into the layout it picks.
+struct OneDnnMatmul {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream s{eng};
+  dnnl::matmul prim;
+  std::unordered_map<int, dnnl::memory> args;
+
+  OneDnnMatmul(int64_t M, int64_t N, int64_t K, bool int8, const void* a, const void* b_kn) {
+    using namespace dnnl;
+    using dt = memory::data_type;
+    using tag = memory::format_tag;
+    const dt at = int8 ? dt::u8 : dt::f32, bt = int8 ? dt::s8 : dt::f32, ct = int8 ? dt::s32 : dt::f32;
+    memory::desc a_md({M, K}, at, tag::ab), b_any({K, N}, bt, tag::any), b_md({K, N}, bt, tag::ab),
+        c_md({M, N}, ct, tag::ab);
+    matmul::primitive_desc pd(matmul::desc(a_md, b_any, c_md), eng);  // oneDNN 2.x API
+    memory am(a_md, eng, const_cast<void*>(a)), bu(b_md, eng, const_cast<void*>(b_kn)), bm(pd.weights_desc(), eng),
+        cm(c_md, eng);
+    reorder(bu, bm).execute(s, bu, bm);
+    s.wait();
+    prim = matmul(pd);
+    args = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
+  }
+  void run() {
+    prim.execute(s, args);
+    s.wait();
+  }
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
+}
+
+void report(const std::string& name, double ops, int rounds, Side q, Side o) {
+  // Calls per batch: about 20 ms of work per side at 100 GOPS, at least 3.
+  const int reps = std::max(3, static_cast<int>(2e9 / std::max(ops, 1.0)));
+  q.run();
+  o.run();  // warm caches and lazy initialisation
+  std::vector<double> tq, to, ratio;
+  for (int r = 0; r < rounds; ++r) {
+    const auto t0 = clk::now();
+    for (int i = 0; i < reps; ++i) q.run();
+    const auto t1 = clk::now();
+    for (int i = 0; i < reps; ++i) o.run();
+    const auto t2 = clk::now();
+    const double a = std::chrono::duration<double>(t1 - t0).count() / reps;
+    const double b = std::chrono::duration<double>(t2 - t1).count() / reps;
+    tq.push_back(a);
+    to.push_back(b);
+    ratio.push_back(b / a);
+  }
+  const double mq = median(tq), mo = median(to);
+  std::printf("%-22s qgemm %10.2f us %7.1f GOPS | onednn %10.2f us %7.1f GOPS | ratio %.2f (IQR %.2f-%.2f)\n",
+              name.c_str(), mq * 1e6, ops / mq / 1e9, mo * 1e6, ops / mo / 1e9, median(ratio), quantile(ratio, 0.25),
+              quantile(ratio, 0.75));
+  std::fflush(stdout);
+}
+
+void gemm_case(const char* kind, int64_t M, int64_t N, int64_t K, int rounds) {
+  const bool safe = std::strcmp(kind, "safe") == 0;
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int> lo(0, 127), hi(128, 255), bit(0, 1);
+  std::vector<uint8_t> a(static_cast<size_t>(M * K));
+  std::vector<int8_t> b(static_cast<size_t>(K * N));
+  for (auto& v : a) v = static_cast<uint8_t>(safe ? lo(rng) : hi(rng));
+  for (auto& v : b) v = static_cast<int8_t>(bit(rng) ? 127 : -128);
+  std::vector<int32_t> c(static_cast<size_t>(M * N));
+  qgemm::PackedWeights* w = nullptr;
+  if (qgemm::pack_weights(b.data(), qgemm::WeightLayout::kn, K, N, N, nullptr, false, &w) != qgemm::Status::ok) {
+    std::printf("%s: pack_weights failed: %s\n", kind, qgemm::last_error_message());
+    return;
+  }
+  OneDnnMatmul o(M, N, K, true, a.data(), b.data());
+  const std::string name = std::string(kind) + "/" + std::to_string(M) + "x" + std::to_string(N) + "x" +
+                           std::to_string(K);
+  report(name, 2.0 * M * N * K, rounds,
+         {[&] { qgemm::gemm(M, a.data(), K, 0, w, qgemm::output_s32(), c.data(), N); }}, {[&] { o.run(); }});
+  qgemm::destroy_packed_weights(w);
+}
+
+void w8a32_case(int64_t N, int64_t K, int rounds) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> w(static_cast<size_t>(N * K)), w_kn(w.size()), x(static_cast<size_t>(K)), y(static_cast<size_t>(N));
+  for (auto& v : w) v = 0.05f * d(rng);
+  for (auto& v : x) v = d(rng);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k) w_kn[static_cast<size_t>(k * N + n)] = w[static_cast<size_t>(n * K + k)];
+  qgemm::WeightOnlyLinear layer;
+  if (layer.init(w.data(), N, K, nullptr) != qgemm::Status::ok) {
+    std::printf("w8a32: init failed: %s\n", qgemm::last_error_message());
+    return;
+  }
+  OneDnnMatmul o(1, N, K, false, x.data(), w_kn.data());
+  report("w8a32/1x" + std::to_string(N) + "x" + std::to_string(K), 2.0 * N * K, rounds,
+         {[&] { layer.forward(1, qgemm::ActType::f32, x.data(), K, y.data(), N); }}, {[&] { o.run(); }});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int rounds = argc > 1 ? std::max(3, std::atoi(argv[1])) : 31;
+  const std::string filter = argc > 2 ? argv[2] : "";
+  auto want = [&](const std::string& s) { return filter.empty() || s.find(filter) != std::string::npos; };
+  std::printf("qgemm ISA %s, %d rounds, ratio = oneDNN time / qgemm time (> 1: qgemm faster)\n",
+              qgemm::isa_name(qgemm::active_isa()), rounds);
+  const int64_t nk[][2] = {{768, 768}, {3072, 768}};
+  for (const char* kind : {"exact", "safe"})
+    for (const auto& s : nk)
+      for (int64_t M : {1, 8, 32, 128, 512})
+        if (want(std::string(kind) + "/" + std::to_string(M) + "x" + std::to_string(s[0]) + "x" + std::to_string(s[1])))
+          gemm_case(kind, M, s[0], s[1], rounds);
+  const int64_t w8[][2] = {{768, 768}, {3072, 768}, {768, 3072}, {4096, 4096}};
+  for (const auto& s : w8)
+    if (want("w8a32/1x" + std::to_string(s[0]) + "x" + std::to_string(s[1]))) w8a32_case(s[0], s[1], rounds);
+}
