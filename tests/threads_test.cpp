@@ -27,8 +27,11 @@ using qgemm::OutputStage;
 using qgemm::OutputType;
 using qgemm::Status;
 
-// A caller's pool: `workers` std::threads per call pull task indices from a shared counter.
-// Records how many tasks gemm asked for.
+// A caller's pool: `workers` std::threads per call; worker w runs tasks w, w + workers, ...
+// (a fixed assignment rather than a shared counter: with tasks this small, the calling thread
+// would otherwise run them all before the others start, and ThreadSanitizer could only see the
+// races of an execution where tasks really ran on different threads). Records how many tasks
+// gemm asked for.
 struct StdThreadPool {
   int workers = 3;
   std::atomic<size_t> last_n_tasks{0};
@@ -37,13 +40,13 @@ struct StdThreadPool {
     auto* self = static_cast<StdThreadPool*>(ctx);
     self->last_n_tasks = n_tasks;
     self->calls++;
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-      for (size_t i; (i = next.fetch_add(1)) < n_tasks;) task(arg, i);
+    const size_t stride = static_cast<size_t>(self->workers);
+    auto work = [&](size_t first) {
+      for (size_t i = first; i < n_tasks; i += stride) task(arg, i);
     };
     std::vector<std::thread> ts;
-    for (int w = 1; w < self->workers; ++w) ts.emplace_back(work);
-    work();
+    for (size_t w = 1; w < stride; ++w) ts.emplace_back(work, w);
+    work(0);
     for (auto& t : ts) t.join();
   }
 };

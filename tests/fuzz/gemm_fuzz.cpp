@@ -36,12 +36,14 @@ using qgemm::Status;
 
 std::vector<qgemm::Isa> g_isas;
 unsigned long long g_valid = 0, g_invalid = 0, g_overflow = 0, g_per_isa[qgemm::kIsaCount] = {};
+double g_macs = 0;  // M*N*K summed over the valid calls (what the oracle's cost follows)
 
 void report() {
   std::fprintf(stderr,
                "qgemm_fuzz: %llu cases: %llu valid calls bit-exact with the oracle, %llu overflow "
                "refusals, %llu invalid calls refused with nothing written; 0 mismatches\n",
                g_valid + g_invalid + g_overflow, g_valid, g_overflow, g_invalid);
+  if (g_valid) std::fprintf(stderr, "qgemm_fuzz:   mean M*N*K per valid call: %.0f\n", g_macs / static_cast<double>(g_valid));
   for (int i = 0; i < qgemm::kIsaCount; ++i)
     if (g_per_isa[i]) std::fprintf(stderr, "qgemm_fuzz:   %s: %llu cases\n", qgemm::isa_name(static_cast<qgemm::Isa>(i)), g_per_isa[i]);
 }
@@ -72,6 +74,40 @@ class Draw {
 
  private:
   FuzzedDataProvider fd_;
+};
+
+// Bulk values (matrix bytes, per-column parameters): a splitmix64 stream seeded from the input's
+// generator. A std distribution per byte, and libstdc++'s generate_canonical (one logl per
+// real), were a fifth of the fuzzing time once the oracle was fast (perf, issue 8).
+class Bulk {
+ public:
+  explicit Bulk(uint64_t seed) : s_(seed) {}
+  uint64_t next() {
+    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  uint8_t byte() {
+    if (left_ == 0) {
+      word_ = next();
+      left_ = 8;
+    }
+    const uint8_t b = static_cast<uint8_t>(word_);
+    word_ >>= 8;
+    --left_;
+    return b;
+  }
+  // Uniform in [lo, hi] (modulo bias below 2^-31: irrelevant here).
+  int32_t in(int32_t lo, int32_t hi) {
+    const uint64_t range = static_cast<uint64_t>(static_cast<int64_t>(hi) - lo) + 1;
+    return static_cast<int32_t>(lo + static_cast<int64_t>(next() % range));
+  }
+  double real(double lo, double hi) { return lo + (hi - lo) * (static_cast<double>(next() >> 11) * 0x1.0p-53); }
+
+ private:
+  uint64_t s_, word_ = 0;
+  int left_ = 0;
 };
 
 // A pool that runs the tasks on the calling thread in reverse order (any order is allowed).
@@ -118,26 +154,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   p.ldb = (p.layout == qgemm::WeightLayout::kn ? p.N : p.K) + fd.in<int64_t>(0, 9);
   p.ldc = p.N + fd.in<int64_t>(0, 9);
   const int value_mode = fd.in<int>(0, 3);  // random, extremes, constant, small
-  std::mt19937_64& rng = fd.rng;
-  std::uniform_int_distribution<int> u8(0, 255), s8(-128, 127), bit(0, 1), small(-3, 3);
-  const uint8_t ca = static_cast<uint8_t>(u8(rng));
-  const int8_t cb = static_cast<int8_t>(s8(rng));
+  Bulk rng(fd.rng());
+  const auto small = [&rng] { return rng.byte() % 7 - 3; };  // -3..3
+  const uint8_t ca = rng.byte();
+  const int8_t cb = static_cast<int8_t>(rng.byte());
   p.a.resize(static_cast<size_t>(p.M > 0 ? (p.M - 1) * p.lda + p.K : 0));
   for (auto& v : p.a)
-    v = static_cast<uint8_t>(value_mode == 0 ? u8(rng) : value_mode == 1 ? (bit(rng) ? 255 : 0)
-                             : value_mode == 2 ? ca : 128 + small(rng));
+    v = static_cast<uint8_t>(value_mode == 0 ? rng.byte() : value_mode == 1 ? ((rng.byte() & 1) ? 255 : 0)
+                             : value_mode == 2 ? ca : 128 + small());
   const int64_t outer = p.layout == qgemm::WeightLayout::kn ? p.K : p.N;
   const int64_t inner = p.layout == qgemm::WeightLayout::kn ? p.N : p.K;
   p.b.resize(static_cast<size_t>(outer > 0 ? (outer - 1) * p.ldb + inner : 0));
   for (auto& v : p.b)
-    v = static_cast<int8_t>(value_mode == 0 ? s8(rng) : value_mode == 1 ? (bit(rng) ? 127 : -128)
-                            : value_mode == 2 ? cb : small(rng));
-  p.za = value_mode == 1 ? (bit(rng) ? 255 : 0) : fd.in<int32_t>(0, 255);
+    v = static_cast<int8_t>(value_mode == 0 ? static_cast<int8_t>(rng.byte()) : value_mode == 1 ? ((rng.byte() & 1) ? 127 : -128)
+                            : value_mode == 2 ? cb : small());
+  p.za = value_mode == 1 ? ((rng.byte() & 1) ? 255 : 0) : fd.in<int32_t>(0, 255);
   p.zb_per_column = fd.flag();
   const bool has_zb = fd.flag();
   p.zb.assign(p.zb_per_column ? static_cast<size_t>(std::max<int64_t>(p.N, 1)) : 1, 0);
   if (has_zb)
-    for (auto& z : p.zb) z = value_mode == 1 ? (bit(rng) ? 127 : -128) : s8(rng);
+    for (auto& z : p.zb) z = value_mode == 1 ? ((rng.byte() & 1) ? 127 : -128) : static_cast<int8_t>(rng.byte());
   const size_t n = static_cast<size_t>(p.N), nn = std::max<size_t>(n, 1);
 
   // ---- output stage
@@ -146,28 +182,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int bias_mode = fd.in<int>(0, 3);  // none, small, full int32 range
   p.bias_s32.resize(nn);
   p.bias_f32.resize(nn);
-  std::uniform_int_distribution<int32_t> full(std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
-  std::uniform_int_distribution<int32_t> bsmall(-200000, 200000);
-  std::uniform_real_distribution<float> fb(-50.0f, 50.0f);
   for (size_t j = 0; j < nn; ++j) {
-    p.bias_s32[j] = bias_mode == 3 ? full(rng) : bsmall(rng);
-    p.bias_f32[j] = fb(rng);
+    p.bias_s32[j] = bias_mode == 3 ? static_cast<int32_t>(static_cast<uint32_t>(rng.next())) : rng.in(-200000, 200000);
+    p.bias_f32[j] = static_cast<float>(rng.real(-50.0, 50.0));
   }
   const int32_t* bias = bias_mode == 0 ? nullptr : p.bias_s32.data();
   std::vector<int32_t> mult(nn), shift(nn);
   std::vector<float> wscale(nn);
   const bool raw_mult = fd.in<int>(0, 7) == 0;
-  std::uniform_real_distribution<double> lreal(-24.0, 2.0);
-  std::uniform_real_distribution<float> lws(-9.0f, -1.0f);
-  std::uniform_int_distribution<int32_t> rm(0, std::numeric_limits<int32_t>::max()), rs(-31, 30);
   for (size_t j = 0; j < nn; ++j) {
     if (raw_mult) {
-      mult[j] = rm(rng);
-      shift[j] = rs(rng);
-    } else if (qgemm::quantize_multiplier(std::exp2(lreal(rng)), &mult[j], &shift[j]) != Status::ok) {
+      mult[j] = rng.in(0, std::numeric_limits<int32_t>::max());
+      shift[j] = rng.in(-31, 30);
+    } else if (qgemm::quantize_multiplier(std::exp2(rng.real(-24.0, 2.0)), &mult[j], &shift[j]) != Status::ok) {
       std::abort();
     }
-    wscale[j] = std::exp2(lws(rng));
+    wscale[j] = std::exp2(static_cast<float>(rng.real(-9.0, -1.0)));
   }
   const OutputType qt = fd.flag() ? OutputType::u8 : OutputType::s8;
   const int32_t tmin = qt == OutputType::u8 ? 0 : -128, tmax = qt == OutputType::u8 ? 255 : 127;
@@ -248,11 +278,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!has_zb) std::fill(p.zb.begin(), p.zb.end(), 0);
 
   // The exact overflow bound, computed here: max|A-za| * sum_k |B-zb| + |bias| per column.
+  // (B indexed directly, not through p.B(): see tests/fuzz/CMakeLists.txt.)
   if (want_status == Status::ok) {
     const int64_t amax = std::max(p.za, 255 - p.za);
+    const bool kn = p.layout == qgemm::WeightLayout::kn;
     for (int64_t j = 0; j < p.N; ++j) {
+      const int64_t zbj = p.zb[p.zb_per_column ? static_cast<size_t>(j) : 0];
       int64_t l1 = 0;
-      for (int64_t k = 0; k < p.K; ++k) l1 += std::abs(static_cast<int64_t>(p.B(k, j)) - p.zb_of(j));
+      for (int64_t k = 0; k < p.K; ++k)
+        l1 += std::abs(static_cast<int64_t>(p.b[static_cast<size_t>(kn ? k * p.ldb + j : j * p.ldb + k)]) - zbj);
       const int64_t b = o.bias_s32 ? std::abs(static_cast<int64_t>(o.bias_s32[j])) : 0;
       if (amax * l1 + b > std::numeric_limits<int32_t>::max()) want_status = Status::overflow_risk;
     }
@@ -285,5 +319,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (kl < sl + 2 || std::strcmp(kname + kl - sl, suffix) != 0) die("another ISA's kernel ran", p, stage, opt.num_threads);
   }
   g_valid++;
+  g_macs += static_cast<double>(p.M) * static_cast<double>(p.N) * static_cast<double>(p.K);
   return 0;
 }
