@@ -86,9 +86,10 @@ QGEMM_INLINE bool block_is_7bit(const uint8_t* a, size_t ars, size_t aks, size_t
 // tiles and under emulation.
 #define QGEMM_AVX2_ASM 1
 
-// acc[4][2] += fast loop over K groups [g0, g1), A rows at a + i*ars + g*aks.
+// acc[4][2] += fast loop over K groups [g0, g1), A rows at a + i*ars + g*aks. Each group also
+// prefetches the line pfd bytes past its B line (the next panel's, see tile_packed; 0: none).
 QGEMM_INLINE void fast_block_asm(const uint8_t* a, size_t ars, size_t aks, const int8_t* b, size_t g0, size_t g1,
-                                 __m256i (&acc)[kMR][kNV]) {
+                                 __m256i (&acc)[kMR][kNV], size_t pfd) {
   const uint8_t* ag = a + g0 * aks;
   const int8_t* bg = b + g0 * kNR * kKR;
   size_t count = g1 - g0;
@@ -106,6 +107,7 @@ QGEMM_INLINE void fast_block_asm(const uint8_t* a, size_t ars, size_t aks, const
       "vpsrlw $15, %%ymm15, %%ymm15\n\t"  // int16 ones
       ".p2align 4\n\t"
       "1:\n\t"
+      "prefetcht0 (%[b],%[pfd])\n\t"
       "vmovdqu (%[b]), %%ymm8\n\t"
       "vmovdqu 32(%[b]), %%ymm9\n\t"
       "vpbroadcastd (%[a]), %%ymm10\n\t"
@@ -149,7 +151,7 @@ QGEMM_INLINE void fast_block_asm(const uint8_t* a, size_t ars, size_t aks, const
       "vmovdqu %%ymm6, 192(%[acc])\n\t"
       "vmovdqu %%ymm7, 224(%[acc])\n\t"
       : [a] "+r"(ag), [b] "+r"(bg), [n] "+r"(count)
-      : [acc] "r"(&acc[0][0]), [ars] "r"(ars), [ars3] "r"(ars3), [aks] "r"(aks)
+      : [acc] "r"(&acc[0][0]), [ars] "r"(ars), [ars3] "r"(ars3), [aks] "r"(aks), [pfd] "r"(pfd)
       : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 }
@@ -215,7 +217,7 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
 // ([group][4 rows][4 int16], 32 bytes per group). vbroadcastsd, not vpbroadcastq: on Zen 3
 // the integer qword broadcast from memory also takes a shuffle pipe, which this loop (two
 // vpmovsxbw per eight vpmaddwd) cannot spare; measured in L1 127 -> 157 GOPS.
-QGEMM_INLINE void exact_run_asm(const int16_t* aw, const int8_t* bg, size_t count, __m256i* pc) {
+QGEMM_INLINE void exact_run_asm(const int16_t* aw, const int8_t* bg, size_t count, __m256i* pc, size_t pfd) {
   __asm__ volatile(
       "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"
       "vpxor %%xmm1, %%xmm1, %%xmm1\n\t"
@@ -227,6 +229,7 @@ QGEMM_INLINE void exact_run_asm(const int16_t* aw, const int8_t* bg, size_t coun
       "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"
       ".p2align 4\n\t"
       "1:\n\t"
+      "prefetcht0 (%[b],%[pfd])\n\t"
       "vpmovsxbw (%[b]), %%ymm8\n\t"
       "vpmovsxbw 16(%[b]), %%ymm9\n\t"
       "vbroadcastsd (%[a]), %%ymm10\n\t"
@@ -262,7 +265,7 @@ QGEMM_INLINE void exact_run_asm(const int16_t* aw, const int8_t* bg, size_t coun
       "vmovdqu %%ymm6, 192(%[pc])\n\t"
       "vmovdqu %%ymm7, 224(%[pc])\n\t"
       : [a] "+r"(aw), [b] "+r"(bg), [n] "+r"(count)
-      : [pc] "r"(pc)
+      : [pc] "r"(pc), [pfd] "r"(pfd)
       : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13");
 }
@@ -271,9 +274,11 @@ QGEMM_INLINE void exact_run_asm(const int16_t* aw, const int8_t* bg, size_t coun
 // vpmaddubsw + vpmaddwd(1): only for blocks that block_is_7bit() accepted.
 template <size_t M>
 QGEMM_INLINE void fast_block(const uint8_t* a, size_t ars, size_t aks, const int8_t* b, size_t g0, size_t g1,
-                             __m256i (&acc)[kMR][kNV]) {
+                             __m256i (&acc)[kMR][kNV], size_t pfd = 0) {
 #if QGEMM_AVX2_ASM
-  if (M == kMR) return fast_block_asm(a, ars, aks, b, g0, g1, acc);
+  if (M == kMR) return fast_block_asm(a, ars, aks, b, g0, g1, acc, pfd);
+#else
+  (void)pfd;
 #endif
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i c[M][kNV];
@@ -433,12 +438,14 @@ void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, ui
 }
 
 // acc += exact loop over `count` groups of a packed exact stretch (A at aw, B at bg).
-QGEMM_INLINE void exact_run(const int16_t* aw, const int8_t* bg, size_t count, __m256i (&acc)[kMR][kNV]) {
+QGEMM_INLINE void exact_run(const int16_t* aw, const int8_t* bg, size_t count, __m256i (&acc)[kMR][kNV],
+                            size_t pfd) {
   for (size_t h = 0; h < kNV; ++h) {
     __m256i pc[kMR][2];
 #if QGEMM_AVX2_ASM
-    exact_run_asm(aw, bg + 32 * h, count, reinterpret_cast<__m256i*>(pc));
+    exact_run_asm(aw, bg + 32 * h, count, reinterpret_cast<__m256i*>(pc), pfd);
 #else
+    (void)pfd;
     for (size_t i = 0; i < kMR; ++i) pc[i][0] = pc[i][1] = _mm256_setzero_si256();
     const int16_t* ag = aw;
     const int8_t* b = bg + 32 * h;
@@ -468,6 +475,10 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
   const size_t groups = kp / kKR, blocks = packed_blocks(kp);
   const uint8_t* flags = a;
   const uint8_t* ap = a + packed_header(kp);
+  // Each loop prefetches the next column panel's B (it follows this one in memory), so with few
+  // row tiles per panel (small M, weights from DRAM) the next panel streams in while this one
+  // computes. Past the last panel the prefetches touch no data: they never fault.
+  const size_t pfd = kp * kNR;
   uint64_t fast = 0, exact = 0;
   for (size_t blk = 0, g0 = 0; blk < blocks;) {
     const uint8_t kind = flags[blk];
@@ -476,11 +487,11 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
     const size_t g1 = std::min(groups, end * kBlockGroups), count = g1 - g0;
     const int8_t* bg = b + g0 * kNR * kKR;
     if (kind) {
-      exact_run(reinterpret_cast<const int16_t*>(ap), bg, count, acc);
+      exact_run(reinterpret_cast<const int16_t*>(ap), bg, count, acc, pfd);
       ap += count * 32;
       exact += end - blk;
     } else {
-      fast_block<kMR>(ap, kKR, kMR * kKR, bg, 0, count, acc);
+      fast_block<kMR>(ap, kKR, kMR * kKR, bg, 0, count, acc, pfd);
       ap += count * 16;
       fast += end - blk;
     }
