@@ -111,16 +111,34 @@ Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, 
       }
       if (full < k) std::memcpy(dst + full * nr, col + full, k - full);
     }
-  } else {
+  } else if (k != 0) {
+    // Column statistics row by row, through restrict pointers into the object's own (disjoint)
+    // arrays so the compiler vectorizes them.
+    for (size_t j = 0; j < n; ++j) w->zb[j] = zero_point(j);
+    uint32_t* __restrict cs = reinterpret_cast<uint32_t*>(w->colsum);  // modulo 2^32
+    int64_t* __restrict l1 = w->l1;
+    const int32_t* __restrict z = w->zb;
     for (size_t kk = 0; kk < k; ++kk) {
-      const int8_t* row = b + kk * static_cast<size_t>(ldb);
-      uint32_t* colsum = reinterpret_cast<uint32_t*>(w->colsum);  // modulo 2^32
+      const int8_t* __restrict row = b + kk * static_cast<size_t>(ldb);
       for (size_t j = 0; j < n; ++j) {
-        colsum[j] += static_cast<uint32_t>(static_cast<int32_t>(row[j]));
-        w->l1[j] += std::abs(row[j] - zero_point(j));
+        cs[j] += static_cast<uint32_t>(static_cast<int32_t>(row[j]));
+        l1[j] += std::abs(row[j] - z[j]);
       }
-      int8_t* dst = w->panels + (kk / kr) * nr * kr + kk % kr;
-      for (size_t j = 0; j < n; ++j) dst[(j / nr) * kp * nr + (j % nr) * kr] = row[j];
+    }
+    // The copy: KR rows of B at a time into each panel's group, panel by panel (no division
+    // per element; 0.36 GB/s before).
+    const size_t ld = static_cast<size_t>(ldb);
+    for (size_t k0 = 0; k0 < k; k0 += kr) {
+      const size_t rows = std::min(kr, k - k0);
+      int8_t* group = w->panels + (k0 / kr) * nr * kr;
+      for (size_t j0 = 0; j0 < n; j0 += nr) {
+        int8_t* dst = group + (j0 / nr) * kp * nr;
+        const size_t cols = std::min(nr, n - j0);
+        for (size_t t = 0; t < rows; ++t) {
+          const int8_t* src = b + (k0 + t) * ld + j0;
+          for (size_t jj = 0; jj < cols; ++jj) dst[jj * kr + t] = src[jj];
+        }
+      }
     }
   }
   for (size_t j = 0; j < n; ++j) w->zb[j] = zero_point(j);

@@ -110,6 +110,32 @@ TEST(Overflow, RefusedBeyondTheExactBound) {
   qgemm::destroy_packed_weights(w);
 }
 
+// The bound uses each column's own zero point, computed at packing in both layouts:
+// B = -128 with zb = 127 gives |B - zb| = 255, so 255*255*K crosses INT32_MAX between
+// K = 33025 (2147450625) and K = 33026, in column 1 only.
+TEST(Overflow, PerColumnZeroPointsInTheBound) {
+  const int32_t zb[] = {0, 127};
+  for (WeightLayout layout : {WeightLayout::kn, WeightLayout::nk})
+    for (int64_t K : {int64_t{33025}, int64_t{33026}}) {
+      std::vector<int8_t> b(static_cast<size_t>(2 * K), -128);
+      std::vector<uint8_t> a(static_cast<size_t>(K), 255);
+      int32_t c[2] = {0x5a5a5a5a, 0x5a5a5a5a};
+      qgemm::PackedWeights* w = nullptr;
+      const int64_t ldb = layout == WeightLayout::kn ? 2 : K;
+      ASSERT_EQ(qgemm::pack_weights(b.data(), layout, K, 2, ldb, zb, true, &w), Status::ok);
+      const Status st = qgemm::gemm(1, a.data(), K, 0, w, qgemm::output_s32(), c, 2);
+      if (K == 33025) {
+        EXPECT_EQ(st, Status::ok) << "K=" << K;
+        EXPECT_EQ(c[0], static_cast<int32_t>(-255 * 128 * K));
+        EXPECT_EQ(c[1], static_cast<int32_t>(-255 * 255 * K));
+      } else {
+        EXPECT_EQ(st, Status::overflow_risk) << "K=" << K;
+        EXPECT_EQ(c[0], 0x5a5a5a5a);
+      }
+      qgemm::destroy_packed_weights(w);
+    }
+}
+
 TEST_F(Fixture, OutputParams) {
   const int32_t m = 1 << 30, bad_m = -1, s = 0, bad_s = 31, bad_s2 = -32;
   auto u8 = [&](const int32_t* mm, const int32_t* ss) {
