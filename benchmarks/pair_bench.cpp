@@ -9,6 +9,9 @@
 //                       oneDNN's saturating vpmaddubsw (run with ONEDNN_MAX_CPU_ISA=AVX2)
 //   safe/<M>x<N>x<K>    the same with A in [0, 127] (qgemm may use vpmaddubsw)
 //   w8a32/1x<N>x<K>     WeightOnlyLinear (int8 weights, float X) vs oneDNN's f32 matmul
+//   dyn/<M>x<N>x<K>     qgemm with itself: "gemm" = the bare s32 GEMM on already quantized X,
+//                       "layer" = DynamicLinear::forward (quantize X + GEMM + float output);
+//                       here ratio = layer time / gemm time, and ratio - 1 the layer's overhead
 // Usage: qgemm_pair_bench [rounds=31] [filter-substring]
 // Output: one line per case: median qgemm time, median oneDNN time, GOPS of each (from the
 // median times), the median per-round ratio and its interquartile range.
@@ -74,7 +77,8 @@ double quantile(std::vector<double> v, double q) {
   return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
 }
 
-void report(const std::string& name, double ops, int rounds, Side q, Side o) {
+void report(const std::string& name, double ops, int rounds, Side q, Side o, const char* q_label = "qgemm",
+            const char* o_label = "onednn") {
   // Calls per batch: about 20 ms of work per side at 100 GOPS, at least 3.
   const int reps = std::max(3, static_cast<int>(2e9 / std::max(ops, 1.0)));
   q.run();
@@ -93,9 +97,9 @@ void report(const std::string& name, double ops, int rounds, Side q, Side o) {
     ratio.push_back(b / a);
   }
   const double mq = median(tq), mo = median(to);
-  std::printf("%-22s qgemm %10.2f us %7.1f GOPS | onednn %10.2f us %7.1f GOPS | ratio %.2f (IQR %.2f-%.2f)\n",
-              name.c_str(), mq * 1e6, ops / mq / 1e9, mo * 1e6, ops / mo / 1e9, median(ratio), quantile(ratio, 0.25),
-              quantile(ratio, 0.75));
+  std::printf("%-22s %s %10.2f us %7.1f GOPS | %s %10.2f us %7.1f GOPS | ratio %.2f (IQR %.2f-%.2f)\n",
+              name.c_str(), q_label, mq * 1e6, ops / mq / 1e9, o_label, mo * 1e6, ops / mo / 1e9, median(ratio),
+              quantile(ratio, 0.25), quantile(ratio, 0.75));
   std::fflush(stdout);
 }
 
@@ -139,13 +143,38 @@ void w8a32_case(int64_t N, int64_t K, int rounds) {
          {[&] { layer.forward(1, qgemm::ActType::f32, x.data(), K, y.data(), N); }}, {[&] { o.run(); }});
 }
 
+void dyn_case(int64_t M, int64_t N, int64_t K, int rounds) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> w(static_cast<size_t>(N * K)), bias(static_cast<size_t>(N)), x(static_cast<size_t>(M * K)),
+      y(static_cast<size_t>(M * N));
+  for (auto& v : w) v = 0.05f * d(rng);
+  for (auto& v : bias) v = 0.1f * d(rng);
+  for (auto& v : x) v = d(rng);
+  qgemm::DynamicLinear layer;
+  qgemm::DynamicLinearOptions opt;
+  opt.per_channel = true;
+  if (layer.init(w.data(), N, K, bias.data(), opt) != qgemm::Status::ok) {
+    std::printf("dyn: init failed: %s\n", qgemm::last_error_message());
+    return;
+  }
+  qgemm::QParams p;
+  layer.forward(M, x.data(), K, y.data(), N, &p);
+  std::vector<uint8_t> xq(static_cast<size_t>(M * K));
+  qgemm::quantize(x.data(), M * K, p, xq.data());
+  std::vector<int32_t> yi(static_cast<size_t>(M * N));
+  report("dyn/" + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K), 2.0 * M * N * K, rounds,
+         {[&] { qgemm::gemm(M, xq.data(), K, p.zero_point, layer.packed(), qgemm::output_s32(), yi.data(), N); }},
+         {[&] { layer.forward(M, x.data(), K, y.data(), N); }}, " gemm", "layer ");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::max(3, std::atoi(argv[1])) : 31;
   const std::string filter = argc > 2 ? argv[2] : "";
   auto want = [&](const std::string& s) { return filter.empty() || s.find(filter) != std::string::npos; };
-  std::printf("qgemm ISA %s, %d rounds, ratio = oneDNN time / qgemm time (> 1: qgemm faster)\n",
+  std::printf("qgemm ISA %s, %d rounds, ratio = right time / left time (oneDNN / qgemm: > 1 = qgemm faster)\n",
               qgemm::isa_name(qgemm::active_isa()), rounds);
   const int64_t nk[][2] = {{768, 768}, {3072, 768}};
   for (const char* kind : {"exact", "safe"})
@@ -156,4 +185,9 @@ int main(int argc, char** argv) {
   const int64_t w8[][2] = {{768, 768}, {3072, 768}, {768, 3072}, {4096, 4096}};
   for (const auto& s : w8)
     if (want("w8a32/1x" + std::to_string(s[0]) + "x" + std::to_string(s[1]))) w8a32_case(s[0], s[1], rounds);
+  const int64_t dyn[][3] = {{8, 768, 768}, {32, 768, 768}, {128, 768, 768}, {8, 3072, 768}, {32, 768, 3072}};
+  for (const auto& s : dyn) {
+    const std::string name = "dyn/" + std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" + std::to_string(s[2]);
+    if (want(name)) dyn_case(s[0], s[1], s[2], rounds);
+  }
 }
