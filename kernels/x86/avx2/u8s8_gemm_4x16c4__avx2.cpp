@@ -214,9 +214,9 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
 }
 
 // pc[4][2] = exact loop over `count` K groups for 8 columns, A from a packed exact block
-// ([group][4 rows][4 int16], 32 bytes per group). vbroadcastsd, not vpbroadcastq: on Zen 3
-// the integer qword broadcast from memory also takes a shuffle pipe, which this loop (two
-// vpmovsxbw per eight vpmaddwd) cannot spare; measured in L1 127 -> 157 GOPS.
+// ([group][4 rows][4 int16], 32 bytes per group). vbroadcastsd rather than vpbroadcastq: one
+// L1 microbenchmark run on Zen 3 gave 157 against 127 GOPS, a later run (machine loaded
+// differently) 157 against 160, so it is not a proven gain; kept as the load-only form.
 QGEMM_INLINE void exact_run_asm(const int16_t* aw, const int8_t* bg, size_t count, __m256i* pc, size_t pfd) {
   __asm__ volatile(
       "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"
