@@ -421,12 +421,11 @@ Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWe
   const size_t mc = std::min(task_rows, cfg->mc_for_k ? cfg->mc_for_k(kp) : default_mc(kp, mr));
   const size_t ncol = round_up(n, 16);
   size_t a_bytes = 0, slice_bytes = 0, total = 0;
-  if (kp > (size_t{1} << 46))
-    return fail(Status::out_of_memory, "gemm: scratch size overflows (K=%lld)", static_cast<long long>(K));
+  // kp is bounded first, so a kernel's a_tile_bytes(kp) cannot overflow.
   const bool a_overflow =
-      in_place ? false
-      : cfg->pack_a_tile ? __builtin_mul_overflow((mc + mr - 1) / mr, cfg->a_tile_bytes(kp), &a_bytes)
-                         : __builtin_mul_overflow(mc, kp, &a_bytes);
+      kp > (size_t{1} << 46) ||
+      (!in_place && (cfg->pack_a_tile ? __builtin_mul_overflow((mc + mr - 1) / mr, cfg->a_tile_bytes(kp), &a_bytes)
+                                      : __builtin_mul_overflow(mc, kp, &a_bytes)));
   if (a_overflow || a_bytes > (size_t{1} << 46) ||
       __builtin_add_overflow(round_up(a_bytes, 64), round_up(mc * sizeof(int32_t), 64), &slice_bytes) ||
       __builtin_mul_overflow(slice_bytes, tasks, &total) || __builtin_add_overflow(total, 5 * ncol * 4, &total))

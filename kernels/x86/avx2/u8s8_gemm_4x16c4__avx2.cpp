@@ -299,6 +299,35 @@ QGEMM_INLINE void fast_block(const uint8_t* a, size_t ars, size_t aks, const int
     for (size_t v = 0; v < kNV; ++v) acc[i][v] = c[i][v];
 }
 
+// pc[M][2] = the exact loop (intrinsics) over `count` K groups for the 8 columns of B at bg
+// (group stride 64 bytes): A already int16, row i of group g at aw + i*row_stride +
+// g*group_stride. B's four int8 of a column widen to four int16, and vpmaddwd leaves two int32
+// partial sums per column, which fold_pass() adds up.
+template <size_t M>
+QGEMM_INLINE void exact_pass(const int16_t* aw, size_t row_stride, size_t group_stride, const int8_t* bg,
+                             size_t count, __m256i (&pc)[M][2]) {
+  for (size_t i = 0; i < M; ++i) pc[i][0] = pc[i][1] = _mm256_setzero_si256();
+  for (size_t g = 0; g < count; ++g, bg += kNR * kKR) {
+    const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bg)));
+    const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bg + 16)));
+    for (size_t i = 0; i < M; ++i) {
+      int64_t q;
+      std::memcpy(&q, aw + i * row_stride + g * group_stride, 8);
+      const __m256i av = _mm256_set1_epi64x(q);
+      pc[i][0] = _mm256_add_epi32(pc[i][0], _mm256_madd_epi16(av, x0));
+      pc[i][1] = _mm256_add_epi32(pc[i][1], _mm256_madd_epi16(av, x1));
+    }
+  }
+}
+
+// acc[i][h] += the pass's sums: vphaddd gives columns [0 1 4 5 | 2 3 6 7]; the qword permute
+// puts them in order.
+template <size_t M>
+QGEMM_INLINE void fold_pass(const __m256i (&pc)[M][2], __m256i (&acc)[kMR][kNV], size_t h) {
+  for (size_t i = 0; i < M; ++i)
+    acc[i][h] = _mm256_add_epi32(acc[i][h], _mm256_permute4x64_epi64(_mm256_hadd_epi32(pc[i][0], pc[i][1]), 0xD8));
+}
+
 // Exact for any bytes. The block's A rows are first widened to int16 (4 values = one qword per
 // row and K group, so the loop broadcasts them with a plain load); B's four int8 of column j in
 // a group widen to four int16, and vpmaddwd leaves two int32 partial sums per column, folded by
@@ -332,22 +361,9 @@ QGEMM_INLINE void exact_block(const uint8_t* a, size_t ars, size_t aks, const in
     } else
 #endif
     {
-      for (size_t i = 0; i < M; ++i) pc[i][0] = pc[i][1] = _mm256_setzero_si256();
-      for (size_t x = 0; x < len; x += kKR, bg += kNR * kKR) {
-        const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bg)));
-        const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bg + 16)));
-        for (size_t i = 0; i < M; ++i) {
-          int64_t q;
-          std::memcpy(&q, &aw[i][x], 8);
-          const __m256i av = _mm256_set1_epi64x(q);
-          pc[i][0] = _mm256_add_epi32(pc[i][0], _mm256_madd_epi16(av, x0));
-          pc[i][1] = _mm256_add_epi32(pc[i][1], _mm256_madd_epi16(av, x1));
-        }
-      }
+      exact_pass<M>(&aw[0][0], kBlockGroups * kKR, kKR, bg, g1 - g0, pc);
     }
-    // vphaddd gives columns [0 1 4 5 | 2 3 6 7]; the qword permute puts them in order.
-    for (size_t i = 0; i < M; ++i)
-      acc[i][h] = _mm256_add_epi32(acc[i][h], _mm256_permute4x64_epi64(_mm256_hadd_epi32(pc[i][0], pc[i][1]), 0xD8));
+    fold_pass<M>(pc, acc, h);
   }
 }
 
@@ -446,23 +462,9 @@ QGEMM_INLINE void exact_run(const int16_t* aw, const int8_t* bg, size_t count, _
     exact_run_asm(aw, bg + 32 * h, count, reinterpret_cast<__m256i*>(pc), pfd);
 #else
     (void)pfd;
-    for (size_t i = 0; i < kMR; ++i) pc[i][0] = pc[i][1] = _mm256_setzero_si256();
-    const int16_t* ag = aw;
-    const int8_t* b = bg + 32 * h;
-    for (size_t g = 0; g < count; ++g, ag += kMR * kKR, b += kNR * kKR) {
-      const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
-      const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16)));
-      for (size_t i = 0; i < kMR; ++i) {
-        int64_t q;
-        std::memcpy(&q, ag + i * kKR, 8);
-        const __m256i av = _mm256_set1_epi64x(q);
-        pc[i][0] = _mm256_add_epi32(pc[i][0], _mm256_madd_epi16(av, x0));
-        pc[i][1] = _mm256_add_epi32(pc[i][1], _mm256_madd_epi16(av, x1));
-      }
-    }
+    exact_pass<kMR>(aw, kKR, kMR * kKR, bg + 32 * h, count, pc);
 #endif
-    for (size_t i = 0; i < kMR; ++i)
-      acc[i][h] = _mm256_add_epi32(acc[i][h], _mm256_permute4x64_epi64(_mm256_hadd_epi32(pc[i][0], pc[i][1]), 0xD8));
+    fold_pass<kMR>(pc, acc, h);
   }
 }
 
