@@ -12,6 +12,12 @@
 //     saturation possible) and two vpaddd ("exact" chunk).
 // Both paths leave the same int32 per column in the same lanes, so chunks mix freely. The
 // choice is counted in avx512bw::g_path_counters (path_counters.hpp) for the tests.
+//
+// Two ways in. The driver packs A with this file's pack_a_tile (GemmConfig::pack_a_tile): each
+// chunk is checked and, when unsafe, split into the int16 pairs once per MC block, and the
+// kernel only reads the flags and runs one loop per run of same-kind chunks (tile_packed). Any
+// other A strides (A in place; the driver never passes them here, tests do) take the per-chunk
+// check and split of tile<M>, redone for every column panel.
 #include <algorithm>
 #include <cstring>
 
@@ -29,28 +35,31 @@ PathCounters g_path_counters;
 
 namespace {
 
-// Tile 8x32, chosen for the register budget of the exact path (not measured: no AVX-512 here):
+// Tile 8x32, chosen for the register budget of the exact path:
 //   exact: 16 accumulators + 4 split B vectors + 2 A broadcasts + 2 products = 24 of 32 zmm;
 //   maddubs: 16 accumulators + 2 B + 1 A + ones + 2 temporaries = 22.
 // Per k-group of 4 (1024 multiply-adds):
 //   maddubs path: 2 B loads, 8 vpbroadcastd, 16 vpmaddubsw + 16 vpmaddwd + 16 vpaddd;
-//   exact path:   2 B loads + 6 shifts, 16 vpbroadcastd (A pre-split once per chunk),
+//   exact path:   2 B loads + 6 shifts, 16 vpbroadcastd (A pre-split when packed),
 //                 32 vpmaddwd + 32 vpaddd.
-//   (as compiled by gcc 12: 69 and 91 instructions per k-group, no spills).
-// Both issue 32 multiplies per k-group; the exact one adds 22 simple ALU ops, so on a core
-// with two 512-bit multiply pipes and four vector ALUs (Zen 4/5) it is expected near the
-// maddubs path (~16 vs ~17.5 cycles), on Skylake-X-like cores (two 512-bit pipes for all)
-// ~1.45x slower (24 vs 35 cycles). A wider tile does not fit the exact path's registers.
+//   (as compiled by gcc 12: no spills in either loop of tile_packed).
+// Both issue 32 multiplies per k-group; the exact one adds 22 simple ALU ops. On a core with
+// two 512-bit multiply pipes and more 512-bit ALUs (Zen 4/5) it should stay near the maddubs
+// path (~16 vs ~17.5 cycles); on Intel cores, where every 512-bit vector uop goes to port 0 or
+// 5, it needs 70 uops against 48 (35 vs 24 cycles, at best 0.69x). Measured on Sapphire Rapids
+// (one thread, docs/notes/issue-5-packed-a.md): maddubs path 150-216 GOPS in the GEMM, exact
+// path 123-158 GOPS, 0.67-0.74x of oneDNN's saturating AVX512_CORE GEMM at M >= 128. A wider
+// tile does not fit the exact path's registers.
 constexpr size_t kMR = 8, kNR = 32, kKR = 4;
 constexpr int kNV = static_cast<int>(kNR / 16);
 // K-groups per safety decision: 256 k. The pre-split A of a chunk (2 x 2 KiB) stays in L1.
 constexpr size_t kChunk = 64;
 
-// MC: an MC x kp block of packed A plus one 32 x kp B panel in 3/4 of a 1 MiB L2 (Zen 5,
-// Skylake-X); not tuned by measurement.
+// MC: rows whose u8 bytes fill 384 KiB, so a block packed all-exact (twice the bytes, see
+// pack_a_tile) plus a 32 x kp B panel stays inside a 1 MiB L2 (Skylake-X, Zen 4; Sapphire
+// Rapids has 2 MiB).
 size_t mc_for_k(size_t kp) {
-  const size_t budget = 768 * 1024 / (kp ? kp : 1);
-  const size_t rows = budget > kNR + kMR ? budget - kNR : kMR;
+  const size_t rows = 384 * 1024 / std::max<size_t>(kp, 1);
   return std::max(kMR, std::min<size_t>(rows, 1024) / kMR * kMR);
 }
 
@@ -167,24 +176,194 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_k
   zmm::store_tile<M, kNV>(out, n, row_sum, c, c_stride, p, j0);
 }
 
+// ---- A packed by the driver (GemmConfig::pack_a_tile). One tile:
+//   [one flag byte per chunk of 64 k-groups (1 = exact), padded to 64 bytes]
+//   then the chunks in order, a chunk of g k-groups being
+//     safe   (every A byte <= 127): [g][8 rows][4 u8]                       32 bytes per group
+//     unsafe (any byte >= 128):     [g][8 rows: lo = (a0, a2) as 2 x u16]
+//                                      [8 rows: hi = (a1, a3) as 2 x u16]   64 bytes per group
+// Rows past m and K past k are zeros. A run of consecutive chunks of one kind is one stretch.
+size_t packed_chunks(size_t kp) { return (kp / kKR + kChunk - 1) / kChunk; }
+size_t packed_header(size_t kp) { return (packed_chunks(kp) + 63) / 64 * 64; }
+size_t a_tile_bytes(size_t kp) { return packed_header(kp) + kp / kKR * 64; }
+
+void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, uint8_t* dst) {
+  const size_t groups = kp / kKR, chunks = packed_chunks(kp);
+  uint8_t* out = dst + packed_header(kp);
+  const __m512i low_bytes = _mm512_set1_epi32(0x00FF00FF);
+  // Dword d of a transposed vector is (group g + d / 8, row d % 8); rows 0-3 come from the first
+  // source vector (row r's 16 bytes in its 128-bit lane r), rows 4-7 from the second.
+  alignas(64) int32_t idx[2][16];
+  for (int h = 0; h < 2; ++h)
+    for (int d = 0; d < 16; ++d) {
+      const int g = 2 * h + d / 8, r = d % 8;
+      idx[h][d] = r < 4 ? r * 4 + g : 16 + (r - 4) * 4 + g;
+    }
+  const __m512i idx0 = _mm512_load_si512(idx[0]), idx1 = _mm512_load_si512(idx[1]);
+  for (size_t ch = 0; ch < chunks; ++ch) {
+    const size_t g0 = ch * kChunk, g1 = std::min(groups, g0 + kChunk);
+    const size_t k0 = g0 * kKR, k1 = std::min(k, g1 * kKR);
+    // Vectors over whole 64-byte (check) and 16-byte (transpose) steps of the chunk's K, bytes
+    // past k in the last chunk one by one; rows >= m read as zeros, never loaded.
+    const size_t len = k1 - k0;
+    __m512i any = _mm512_setzero_si512();
+    uint8_t tail = 0;
+    for (size_t i = 0; i < m; ++i) {
+      const uint8_t* row = a + i * lda + k0;
+      size_t x = 0;
+      for (; x + 64 <= len; x += 64) any = _mm512_or_si512(any, _mm512_loadu_si512(row + x));
+      for (; x < len; ++x) tail |= row[x];
+    }
+    const bool exact = _mm512_movepi8_mask(any) != 0 || (tail & 0x80) != 0;
+    dst[ch] = exact;
+    size_t x = 0;
+    for (; x + 16 <= len; x += 16) {  // 4 k-groups of the 8 rows: an 8x4 transpose of dwords
+      __m128i q[kMR];
+      for (size_t i = 0; i < kMR; ++i)
+        q[i] = i < m ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i * lda + k0 + x)) : _mm_setzero_si128();
+      const __m512i v0 = _mm512_inserti32x4(
+          _mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(q[0]), q[1], 1), q[2], 2), q[3], 3);
+      const __m512i v1 = _mm512_inserti32x4(
+          _mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(q[4]), q[5], 1), q[6], 2), q[7], 3);
+      const __m512i t0 = _mm512_permutex2var_epi32(v0, idx0, v1);  // groups 0, 1 of the step
+      const __m512i t1 = _mm512_permutex2var_epi32(v0, idx1, v1);  // groups 2, 3
+      if (!exact) {
+        _mm512_storeu_si512(out, t0);
+        _mm512_storeu_si512(out + 64, t1);
+        out += 128;
+      } else {
+        const __m512i ts[2] = {t0, t1};
+        for (int u = 0; u < 2; ++u) {
+          const __m512i lo = _mm512_and_si512(ts[u], low_bytes), hi = _mm512_srli_epi16(ts[u], 8);
+          _mm512_storeu_si512(out, _mm512_shuffle_i32x4(lo, hi, 0x44));
+          _mm512_storeu_si512(out + 64, _mm512_shuffle_i32x4(lo, hi, 0xEE));
+          out += 128;
+        }
+      }
+    }
+    // The rest of the chunk's groups (only in the last chunk), zero padded past k.
+    for (size_t g = g0 + x / kKR; g < g1; ++g) {
+      uint32_t w[kMR];
+      for (size_t i = 0; i < kMR; ++i) {
+        w[i] = 0;
+        for (size_t t = 0; t < kKR; ++t) {
+          const size_t kk = g * kKR + t;
+          if (i < m && kk < k) w[i] |= static_cast<uint32_t>(a[i * lda + kk]) << (8 * t);
+        }
+      }
+      if (!exact) {
+        std::memcpy(out, w, sizeof w);
+        out += 32;
+      } else {
+        for (size_t i = 0; i < kMR; ++i) {
+          const uint32_t lo = w[i] & 0x00FF00FFu, hi = (w[i] >> 8) & 0x00FF00FFu;
+          std::memcpy(out + 4 * i, &lo, 4);
+          std::memcpy(out + 32 + 4 * i, &hi, 4);
+        }
+        out += 64;
+      }
+    }
+  }
+}
+
+// Tile over A packed by pack_a_tile: rows [0, M) of it.
+template <int M>
+void tile_packed(size_t n, size_t kp, const uint8_t* a, const int8_t* b, const int32_t* row_sum, void* c,
+                 size_t c_stride, const StageParams& p, size_t j0) {
+  const __m512i z = _mm512_setzero_si512();
+  __m512i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  __m512i c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
+  const __m512i ones = _mm512_set1_epi16(1);
+  const size_t groups = kp / kKR, chunks = packed_chunks(kp);
+  const uint8_t* flags = a;
+  const uint8_t* ap = a + packed_header(kp);
+  // B is prefetched 4 KiB ahead (32 k-groups; near the end of a panel that is the next panel,
+  // which follows in memory), so with few row tiles per panel (small M, weights from DRAM) the
+  // next bytes stream in while these compute. Sapphire Rapids, one thread (pair bench and
+  // qgemm_bench, two runs each): 4 KiB beat no prefetch and one whole panel ahead at M = 1 and
+  // 8, e.g. 8x11008x4096 4.7-6.3 ms against 7.6-8.7 (none) and 5.8-6.0 (a panel, which with
+  // 24 KiB panels no longer fits the 48 KiB L1 next to the current one). A prefetch past the
+  // last panel touches nothing and never faults.
+  constexpr size_t pfd = 4096;
+  uint64_t n_maddubs = 0, n_exact = 0;
+  for (size_t ch = 0, g0 = 0; ch < chunks;) {
+    const uint8_t kind = flags[ch];
+    size_t end = ch + 1;
+    while (end < chunks && flags[end] == kind) ++end;
+    const size_t g1 = std::min(groups, end * kChunk), count = g1 - g0;
+    const int8_t* bp = b + g0 * kNR * kKR;
+    if (!kind) {
+      n_maddubs += end - ch;
+      for (size_t g = 0; g < count; ++g, ap += kMR * kKR, bp += kNR * kKR) {
+        _mm_prefetch(reinterpret_cast<const char*>(bp + pfd), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(bp + pfd + 64), _MM_HINT_T0);
+        const __m512i b0 = _mm512_loadu_si512(bp);
+        const __m512i b1 = _mm512_loadu_si512(bp + 64);
+#define QGEMM_ROW(i)                                                                             \
+  if constexpr (M > i) {                                                                         \
+    const __m512i ai = broadcast4(ap + 4 * i);                                                   \
+    c##i##0 = _mm512_add_epi32(c##i##0, _mm512_madd_epi16(_mm512_maddubs_epi16(ai, b0), ones)); \
+    c##i##1 = _mm512_add_epi32(c##i##1, _mm512_madd_epi16(_mm512_maddubs_epi16(ai, b1), ones)); \
+  }
+        QGEMM_ROW(0) QGEMM_ROW(1) QGEMM_ROW(2) QGEMM_ROW(3) QGEMM_ROW(4) QGEMM_ROW(5) QGEMM_ROW(6) QGEMM_ROW(7)
+#undef QGEMM_ROW
+      }
+    } else {
+      n_exact += end - ch;
+      for (size_t g = 0; g < count; ++g, ap += 2 * kMR * 4, bp += kNR * kKR) {
+        _mm_prefetch(reinterpret_cast<const char*>(bp + pfd), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(bp + pfd + 64), _MM_HINT_T0);
+        const __m512i w0 = _mm512_loadu_si512(bp);
+        const __m512i w1 = _mm512_loadu_si512(bp + 64);
+        const __m512i be0 = _mm512_srai_epi16(_mm512_slli_epi16(w0, 8), 8);  // (b0, b2)
+        const __m512i bo0 = _mm512_srai_epi16(w0, 8);                        // (b1, b3)
+        const __m512i be1 = _mm512_srai_epi16(_mm512_slli_epi16(w1, 8), 8);
+        const __m512i bo1 = _mm512_srai_epi16(w1, 8);
+#define QGEMM_ROW(i)                                                                              \
+  if constexpr (M > i) {                                                                          \
+    const __m512i al = broadcast4(ap + 4 * i);                                                    \
+    const __m512i ah = broadcast4(ap + 32 + 4 * i);                                               \
+    c##i##0 = _mm512_add_epi32(_mm512_add_epi32(c##i##0, _mm512_madd_epi16(al, be0)), _mm512_madd_epi16(ah, bo0)); \
+    c##i##1 = _mm512_add_epi32(_mm512_add_epi32(c##i##1, _mm512_madd_epi16(al, be1)), _mm512_madd_epi16(ah, bo1)); \
+  }
+        QGEMM_ROW(0) QGEMM_ROW(1) QGEMM_ROW(2) QGEMM_ROW(3) QGEMM_ROW(4) QGEMM_ROW(5) QGEMM_ROW(6) QGEMM_ROW(7)
+#undef QGEMM_ROW
+      }
+    }
+    ch = end;
+    g0 = g1;
+  }
+  if (n_maddubs) avx512bw::g_path_counters.maddubs_chunks.fetch_add(n_maddubs, std::memory_order_relaxed);
+  if (n_exact) avx512bw::g_path_counters.exact_chunks.fetch_add(n_exact, std::memory_order_relaxed);
+  const __m512i all[8][kNV] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
+                               {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
+  __m512i out[M][kNV];
+  for (int i = 0; i < M; ++i)
+    for (int v = 0; v < kNV; ++v) out[i][v] = all[i][v];
+  zmm::store_tile<M, kNV>(out, n, row_sum, c, c_stride, p, j0);
+}
+
 void u8s8_gemm_8x32c4__avx512bw(size_t m, size_t n, size_t kp, const uint8_t* a,
                                 size_t a_row_stride, size_t a_kgroup_stride, const int8_t* b,
                                 const int32_t* row_sum, void* c, size_t c_row_stride,
                                 const StageParams* params, size_t j0) {
   const StageParams& p = *params;
   with_rows<kMR>(m, [&](auto rows) {
-    tile<decltype(rows)::value>(n, kp, a, a_row_stride, a_kgroup_stride, b,
-                                 row_sum, c, c_row_stride, p, j0);
+    constexpr int M = decltype(rows)::value;
+    if (a_row_stride == 0)
+      tile_packed<M>(n, kp, a, b, row_sum, c, c_row_stride, p, j0);
+    else
+      tile<M>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c, c_row_stride, p, j0);
   });
 }
 
 }  // namespace
 
-// A is always packed (max_m_unpacked = 0): the per-chunk check then reads contiguous 64-byte
-// vectors; packing costs little next to streaming B even for small M.
+// A is always packed, by pack_a_tile (max_m_unpacked = 0): the tile computes only rows [0, m),
+// so one packed row costs K bytes of copying, little next to streaming B even at M = 1.
 extern const GemmConfig kGemmConfigAvx512bw = {
     Isa::avx512bw, "u8s8_gemm_8x32c4__avx512bw", kMR, kNR, kKR, u8s8_gemm_8x32c4__avx512bw,
-    /*max_m_unpacked=*/0, mc_for_k, nullptr, nullptr, nullptr};
+    /*max_m_unpacked=*/0, mc_for_k, nullptr, a_tile_bytes, pack_a_tile};
 
 }  // namespace detail
 }  // namespace qgemm
