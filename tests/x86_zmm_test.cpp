@@ -248,51 +248,59 @@ TEST_F(Avx512bwExact, RandomMixedData) {
   EXPECT_GT(saw_exact, 0u);
 }
 
-// The microkernel itself with A in place (row stride lda, k-group stride 4), which the driver
-// never passes to avx512bw (it always packs A) but the contract allows: the generic split path.
-// A ends at a guard page, so reading a row >= m would fault.
-TEST_F(Avx512bwExact, UkernelWithInPlaceA) {
+// The kernel's own A packing and the microkernel, called directly: A ends at a guard page (a
+// read of a row >= m or of a byte >= K of the last row faults) and the packed tile ends at one
+// too (a write past a_tile_bytes(kp) faults). K = 280 or 279 (two chunks: 64 + 6 k-groups, the
+// second ending in a padded group when K = 279); chunk 0 is unsafe in the last row only, chunk
+// 1 is safe, so exactly one chunk of each kind runs.
+TEST_F(Avx512bwExact, UkernelOnItsOwnPackedA) {
   using qgemm::detail::StageKind;
   using qgemm::detail::StageParams;
   const auto& cfg = qgemm::detail::kGemmConfigAvx512bw;
   ASSERT_EQ(cfg.nr, 32u);
   ASSERT_EQ(cfg.kr, 4u);
+  ASSERT_NE(cfg.pack_a_tile, nullptr);
+  ASSERT_NE(cfg.a_tile_bytes, nullptr);
   std::mt19937 rng(15);
   std::uniform_int_distribution<int> s8(-128, 127), u8(0, 255), a7(0, 127);
-  for (size_t m : {1u, 5u, 8u})
-    for (size_t n : {32u, 20u}) {
-      const size_t kp = 4 * 70, lda = kp + 3;  // two chunks: 64 + 6 k-groups
-      std::vector<uint8_t> a(m * lda);
-      for (size_t i = 0; i < m; ++i)
-        for (size_t k = 0; k < kp; ++k)  // chunk 0 (k < 256) unsafe in the last row, chunk 1 safe
-          a[i * lda + k] = static_cast<uint8_t>(k < 256 && i == m - 1 ? u8(rng) | 0x80 : a7(rng));
-      std::vector<int8_t> b(kp * 32);
-      for (auto& v : b) v = static_cast<int8_t>(s8(rng));
-      const std::vector<int32_t> zeros(32, 0);
-      std::vector<int32_t> row_sum(m, 0);
-      StageParams sp{};
-      sp.kind = StageKind::s32;
-      sp.col_off = zeros.data();
-      sp.zb = zeros.data();
-      GuardedBytes ga((m - 1) * lda + kp);
-      ASSERT_NE(ga.data(), nullptr);
-      std::memcpy(ga.data(), a.data(), (m - 1) * lda + kp);
-      std::vector<int32_t> c(m * 33, 0x5A5A5A5A);
-      const BwCount before = bw_count();
-      cfg.ukernel(m, n, kp, ga.data(), lda, 4, b.data(), row_sum.data(), c.data(), 33 * sizeof(int32_t), &sp, 0);
-      const BwCount after = bw_count();
-      EXPECT_EQ(after.exact - before.exact, 1u);
-      EXPECT_EQ(after.maddubs - before.maddubs, 1u);
-      for (size_t i = 0; i < m; ++i)
-        for (size_t j = 0; j < 33; ++j) {
-          int64_t want = 0x5A5A5A5A;
-          if (j < n) {
-            want = 0;
-            for (size_t k = 0; k < kp; ++k) want += int64_t{a[i * lda + k]} * b[(k / 4) * 128 + j * 4 + k % 4];
+  for (size_t K : {280u, 279u})
+    for (size_t m : {1u, 5u, 8u})
+      for (size_t n : {32u, 20u}) {
+        const size_t kp = (K + 3) / 4 * 4, lda = K + 3;
+        std::vector<uint8_t> a(m * lda);
+        for (size_t i = 0; i < m; ++i)
+          for (size_t k = 0; k < K; ++k)
+            a[i * lda + k] = static_cast<uint8_t>(k < 256 && i == m - 1 ? u8(rng) | 0x80 : a7(rng));
+        std::vector<int8_t> b(kp * 32);
+        for (auto& v : b) v = static_cast<int8_t>(s8(rng));
+        const std::vector<int32_t> zeros(32, 0);
+        std::vector<int32_t> row_sum(m, 0);
+        StageParams sp{};
+        sp.kind = StageKind::s32;
+        sp.col_off = zeros.data();
+        sp.zb = zeros.data();
+        GuardedBytes ga((m - 1) * lda + K);
+        GuardedBytes packed(cfg.a_tile_bytes(kp));
+        ASSERT_NE(ga.data(), nullptr);
+        ASSERT_NE(packed.data(), nullptr);
+        std::memcpy(ga.data(), a.data(), (m - 1) * lda + K);
+        std::vector<int32_t> c(m * 33, 0x5A5A5A5A);
+        const BwCount before = bw_count();
+        cfg.pack_a_tile(m, K, kp, ga.data(), lda, packed.data());
+        cfg.ukernel(m, n, kp, packed.data(), 0, 0, b.data(), row_sum.data(), c.data(), 33 * sizeof(int32_t), &sp, 0);
+        const BwCount after = bw_count();
+        EXPECT_EQ(after.exact - before.exact, 1u);
+        EXPECT_EQ(after.maddubs - before.maddubs, 1u);
+        for (size_t i = 0; i < m; ++i)
+          for (size_t j = 0; j < 33; ++j) {
+            int64_t want = 0x5A5A5A5A;
+            if (j < n) {
+              want = 0;
+              for (size_t k = 0; k < K; ++k) want += int64_t{a[i * lda + k]} * b[(k / 4) * 128 + j * 4 + k % 4];
+            }
+            ASSERT_EQ(c[i * 33 + j], want) << "K=" << K << " m=" << m << " n=" << n << " row " << i << " col " << j;
           }
-          ASSERT_EQ(c[i * 33 + j], want) << "m=" << m << " n=" << n << " row " << i << " col " << j;
-        }
-    }
+      }
 }
 
 // ---------------------------------------------------------------------------------------
