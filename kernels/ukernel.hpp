@@ -86,6 +86,11 @@ struct GemmConfig {
   // (the AVX2 kernel's saturation check and int16 widening).
   size_t (*a_tile_bytes)(size_t kp);
   void (*pack_a_tile)(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, uint8_t* dst);
+  // True when the kernel reads row_sum only as row_sum[i] * zb[j] (the accumulator above): the
+  // driver then skips A's row sums when every zb[j] is 0 and passes zeros. False (the default
+  // of an entry that leaves it out) where the kernel needs them anyway, e.g. the NEON and
+  // dotprod kernels, which flip B to unsigned and subtract 128 * row_sum[i].
+  bool row_sum_only_with_zb;
 };
 
 // Calls f(std::integral_constant<size_t, R>{}) with R = min(m, MR), m >= 1: kernels specialise

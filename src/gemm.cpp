@@ -184,7 +184,8 @@ size_t default_mc(size_t kp, size_t mr) {
   return std::max(mr, std::min<size_t>(rows / mr * mr, 1024));
 }
 
-// Packs rows [0, mb) of A (lda) into MR-row panels [kp/KR][MR][KR], zero padded, with row sums.
+// Packs rows [0, mb) of A (lda) into MR-row panels [kp/KR][MR][KR], zero padded, with row sums
+// (row_sum null: none).
 // Copies KR-byte groups of one row of A into a panel with a group stride of MR*KR bytes
 // (constant-size copies for the common KR, no per-byte index arithmetic).
 template <size_t KR>
@@ -194,7 +195,8 @@ void copy_groups(const uint8_t* row, size_t full, uint8_t* dst, size_t group_str
 
 void row_sums(size_t mb, size_t k, const uint8_t* a, size_t lda, int32_t* row_sum);
 
-// Packs rows [0, mb) of A (lda) into MR-row panels [kp/KR][MR][KR], zero padded, with row sums.
+// Packs rows [0, mb) of A (lda) into MR-row panels [kp/KR][MR][KR], zero padded, with row sums
+// (row_sum null: none).
 void pack_a(size_t mb, size_t k, size_t kp, const uint8_t* a, size_t lda, size_t mr, size_t kr,
             uint8_t* dst, int32_t* row_sum) {
   const size_t full = k / kr * kr;
@@ -213,7 +215,7 @@ void pack_a(size_t mb, size_t k, size_t kp, const uint8_t* a, size_t lda, size_t
         for (size_t k0 = 0; k0 < full; k0 += kr) std::memcpy(out + k0 * mr, row + k0, kr);
       if (full < k) std::memcpy(out + full * mr, row + full, k - full);
     }
-    row_sums(rows, k, a + ir * lda, lda, row_sum + ir);
+    if (row_sum) row_sums(rows, k, a + ir * lda, lda, row_sum + ir);
   }
 }
 
@@ -237,6 +239,7 @@ struct Plan {
   size_t c_stride, esize;
   size_t m, n, k, kp, mc;
   bool in_place;
+  bool need_row_sums;  // false when every zb[j] is 0 and the kernel uses row_sum only with zb
   size_t tm, tn;        // task grid: tm row groups x tn column groups
   size_t mt, np;        // MR row tiles, NR column panels
   char* slices;         // one A-pack slice per task
@@ -257,9 +260,10 @@ void run_task(void* arg, size_t t) {
   for (size_t i0 = r0; i0 < r1; i0 += P.mc) {
     const size_t mb = std::min(P.mc, r1 - i0);
     const uint8_t* ablock = P.a + i0 * P.lda;
+    if (!P.need_row_sums) std::memset(rsum, 0, mb * sizeof(int32_t));
     size_t a_row_stride, a_kgroup_stride, a_tile_stride;
     if (P.in_place) {
-      row_sums(mb, P.k, ablock, P.lda, rsum);
+      if (P.need_row_sums) row_sums(mb, P.k, ablock, P.lda, rsum);
       a_row_stride = P.lda;
       a_kgroup_stride = kr;
       a_tile_stride = mr * P.lda;
@@ -267,13 +271,13 @@ void run_task(void* arg, size_t t) {
       const size_t tile_bytes = cfg.a_tile_bytes(kp);
       for (size_t ir = 0; ir < mb; ir += mr)
         cfg.pack_a_tile(std::min(mr, mb - ir), P.k, kp, ablock + ir * P.lda, P.lda, apack + (ir / mr) * tile_bytes);
-      row_sums(mb, P.k, ablock, P.lda, rsum);
+      if (P.need_row_sums) row_sums(mb, P.k, ablock, P.lda, rsum);
       ablock = apack;
       a_row_stride = 0;
       a_kgroup_stride = 0;
       a_tile_stride = tile_bytes;
     } else {
-      pack_a(mb, P.k, kp, ablock, P.lda, mr, kr, apack, rsum);
+      pack_a(mb, P.k, kp, ablock, P.lda, mr, kr, apack, P.need_row_sums ? rsum : nullptr);
       ablock = apack;
       a_row_stride = kr;
       a_kgroup_stride = mr * kr;
@@ -506,6 +510,7 @@ Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWe
   plan.k = k;
   plan.kp = kp;
   plan.mc = mc;
+  plan.need_row_sums = !b->zb_all_zero || !cfg->row_sum_only_with_zb;
   plan.in_place = in_place;
   plan.tm = tm;
   plan.tn = tn;

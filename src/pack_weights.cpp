@@ -77,6 +77,8 @@ Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, 
   w->l1 = reinterpret_cast<int64_t*>(base + panel_bytes + 2 * col_bytes);
 
   std::memset(w->panels, 0, panel_bytes);
+  if (zb)
+    for (int64_t j = 0; j < (zb_per_column ? N : 1); ++j) w->zb_all_zero = w->zb_all_zero && zb[j] == 0;
   // Column statistics and the copy into panels, each read in B's own storage order so the
   // loops stay contiguous (and vectorizable) for both layouts.
   auto zero_point = [&](size_t j) -> int32_t { return zb ? zb[zb_per_column ? j : 0] : 0; };

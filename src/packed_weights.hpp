@@ -19,6 +19,7 @@ class PackedWeights {
   int32_t* colsum = nullptr;  // N: sum_k B[k][j]
   int32_t* zb = nullptr;      // N: weight zero point of each column
   int64_t* l1 = nullptr;      // N: sum_k |B[k][j] - zb[j]|, for the exact overflow bound
+  bool zb_all_zero = true;    // every zb[j] == 0: A's row sums are not needed (symmetric weights)
   void* storage = nullptr;    // one aligned block holding all of the above
   size_t bytes = 0;
 };

@@ -183,6 +183,31 @@ TEST_P(GemmOracle, RandomLargerShapes) {
   }
 }
 
+// Weight zero points that are all 0 (per tensor or per column) let the driver skip A's row
+// sums; a single nonzero column among zeros must not. Shapes cover A read in place (small M on
+// AVX2), the kernels' own A packing and the generic one, K tails, and more than one MC block
+// (M = 400 at K = 1100).
+TEST_P(GemmOracle, ZeroWeightZeroPointsSkipRowSumsOnlyWhenAllZero) {
+  std::mt19937 rng(77);
+  const int64_t shapes[][3] = {{1, 40, 64}, {3, 17, 33}, {9, 40, 301}, {400, 20, 1100}};
+  int idx = 0;
+  for (const auto& s : shapes)
+    for (int mode = 0; mode < 3; ++mode) {  // 0: per tensor 0; 1: per column, all 0; 2: one column -77
+      GenOptions g;
+      g.layout = (idx++ & 1) ? WeightLayout::nk : WeightLayout::kn;
+      g.zb_per_column = mode != 0;
+      g.bias = true;
+      auto p = make_problem(s[0], s[1], s[2], g, rng);
+      std::fill(p.zb.begin(), p.zb.end(), 0);
+      if (mode == 2) p.zb[p.zb.size() / 2] = -77;
+      const std::string what = mode == 0 ? "zb = 0" : mode == 1 ? "zb[j] = 0" : "one zb[j] = -77";
+      run_and_compare(p, qgemm::output_s32(p.bias_s32.data()), what + " s32");
+      const std::vector<float> ws(static_cast<size_t>(p.N), 0.01f);
+      run_and_compare(p, qgemm::output_f32(0.5f, ws.data(), true, p.bias_f32.data()), what + " f32");
+      if (HasFailure()) return;
+    }
+}
+
 // M, N or K = 0 is a valid call; with K = 0 the result is the bias alone.
 TEST_P(GemmOracle, EmptyProblems) {
   std::mt19937 rng(5);

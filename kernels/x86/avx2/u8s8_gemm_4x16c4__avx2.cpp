@@ -481,6 +481,16 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
   // row tiles per panel (small M, weights from DRAM) the next panel streams in while this one
   // computes. Past the last panel the prefetches touch no data: they never fault.
   const size_t pfd = kp * kNR;
+  // C's rows of this tile, fetched now so that the stores at the end do not wait for them
+  // (the first and the last byte of each row; nothing past the tile).
+  {
+    const size_t row_bytes = n * (p->kind == StageKind::s32 || p->kind == StageKind::f32 ? 4 : 1);
+    for (size_t i = 0; i < m; ++i) {
+      const char* r = static_cast<const char*>(c) + i * c_stride;
+      _mm_prefetch(r, _MM_HINT_T0);
+      _mm_prefetch(r + row_bytes - 1, _MM_HINT_T0);
+    }
+  }
   uint64_t fast = 0, exact = 0;
   for (size_t blk = 0, g0 = 0; blk < blocks;) {
     const uint8_t kind = flags[blk];
@@ -544,7 +554,8 @@ void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, siz
 // tile; above that the driver packs it with pack_a_tile. Cache blocks: driver default.
 extern const GemmConfig kGemmConfigAvx2 = {
     Isa::avx2, "u8s8_gemm_4x16c4__avx2", kMR, kNR, kKR, u8s8_gemm_4x16c4__avx2,
-    /*max_m_unpacked=*/kMR, mc_for_k, nullptr, a_tile_bytes, pack_a_tile};
+    /*max_m_unpacked=*/kMR, mc_for_k, nullptr, a_tile_bytes, pack_a_tile,
+    /*row_sum_only_with_zb=*/true};
 
 }  // namespace detail
 }  // namespace qgemm
