@@ -44,9 +44,9 @@ namespace {
 // two 512-bit multiply pipes and more 512-bit ALUs (Zen 4/5) it should stay near the maddubs
 // path (~16 vs ~17.5 cycles); on Intel cores, where every 512-bit vector uop goes to port 0 or
 // 5, it needs 70 uops against 48 (35 vs 24 cycles, at best 0.69x). Measured on Sapphire Rapids
-// (one thread, docs/notes/issue-5-packed-a.md): maddubs path 150-216 GOPS in the GEMM, exact
-// path 123-158 GOPS, 0.67-0.74x of oneDNN's saturating AVX512_CORE GEMM at M >= 128. A wider
-// tile does not fit the exact path's registers.
+// (one thread, docs/notes/sapphire-rapids.md): maddubs path 150-216 GOPS in the GEMM, 1.01-1.09x
+// oneDNN's saturating AVX512_CORE GEMM at M >= 128; exact path 123-158 GOPS, 0.67-0.74x. A
+// wider tile does not fit the exact path's registers.
 constexpr size_t kMR = 8, kNR = 32, kKR = 4;
 constexpr int kNV = static_cast<int>(kNR / 16);
 // K-groups per safety decision: 256 k.
