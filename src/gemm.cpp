@@ -184,8 +184,6 @@ size_t default_mc(size_t kp, size_t mr) {
   return std::max(mr, std::min<size_t>(rows / mr * mr, 1024));
 }
 
-// Packs rows [0, mb) of A (lda) into MR-row panels [kp/KR][MR][KR], zero padded, with row sums
-// (row_sum null: none).
 // Copies KR-byte groups of one row of A into a panel with a group stride of MR*KR bytes
 // (constant-size copies for the common KR, no per-byte index arithmetic).
 template <size_t KR>
@@ -193,12 +191,9 @@ void copy_groups(const uint8_t* row, size_t full, uint8_t* dst, size_t group_str
   for (size_t k0 = 0; k0 < full; k0 += KR, dst += group_stride) std::memcpy(dst, row + k0, KR);
 }
 
-void row_sums(size_t mb, size_t k, const uint8_t* a, size_t lda, int32_t* row_sum);
-
-// Packs rows [0, mb) of A (lda) into MR-row panels [kp/KR][MR][KR], zero padded, with row sums
-// (row_sum null: none).
+// Packs rows [0, mb) of A (lda) into MR-row panels [kp/KR][MR][KR], zero padded.
 void pack_a(size_t mb, size_t k, size_t kp, const uint8_t* a, size_t lda, size_t mr, size_t kr,
-            uint8_t* dst, int32_t* row_sum) {
+            uint8_t* dst) {
   const size_t full = k / kr * kr;
   for (size_t ir = 0; ir < mb; ir += mr) {
     uint8_t* panel = dst + ir * kp;
@@ -215,7 +210,6 @@ void pack_a(size_t mb, size_t k, size_t kp, const uint8_t* a, size_t lda, size_t
         for (size_t k0 = 0; k0 < full; k0 += kr) std::memcpy(out + k0 * mr, row + k0, kr);
       if (full < k) std::memcpy(out + full * mr, row + full, k - full);
     }
-    if (row_sum) row_sums(rows, k, a + ir * lda, lda, row_sum + ir);
   }
 }
 
@@ -260,10 +254,12 @@ void run_task(void* arg, size_t t) {
   for (size_t i0 = r0; i0 < r1; i0 += P.mc) {
     const size_t mb = std::min(P.mc, r1 - i0);
     const uint8_t* ablock = P.a + i0 * P.lda;
-    if (!P.need_row_sums) std::memset(rsum, 0, mb * sizeof(int32_t));
+    if (P.need_row_sums)
+      row_sums(mb, P.k, ablock, P.lda, rsum);
+    else
+      std::memset(rsum, 0, mb * sizeof(int32_t));
     size_t a_row_stride, a_kgroup_stride, a_tile_stride;
     if (P.in_place) {
-      if (P.need_row_sums) row_sums(mb, P.k, ablock, P.lda, rsum);
       a_row_stride = P.lda;
       a_kgroup_stride = kr;
       a_tile_stride = mr * P.lda;
@@ -271,13 +267,12 @@ void run_task(void* arg, size_t t) {
       const size_t tile_bytes = cfg.a_tile_bytes(kp);
       for (size_t ir = 0; ir < mb; ir += mr)
         cfg.pack_a_tile(std::min(mr, mb - ir), P.k, kp, ablock + ir * P.lda, P.lda, apack + (ir / mr) * tile_bytes);
-      if (P.need_row_sums) row_sums(mb, P.k, ablock, P.lda, rsum);
       ablock = apack;
       a_row_stride = 0;
       a_kgroup_stride = 0;
       a_tile_stride = tile_bytes;
     } else {
-      pack_a(mb, P.k, kp, ablock, P.lda, mr, kr, apack, P.need_row_sums ? rsum : nullptr);
+      pack_a(mb, P.k, kp, ablock, P.lda, mr, kr, apack);
       ablock = apack;
       a_row_stride = kr;
       a_kgroup_stride = mr * kr;
