@@ -91,6 +91,10 @@ struct GemmConfig {
   // of an entry that leaves it out) where the kernel needs them anyway, e.g. the NEON and
   // dotprod kernels, which flip B to unsigned and subtract 128 * row_sum[i].
   bool row_sum_only_with_zb;
+  // K values per block over which the kernel chooses between its loops (the AVX2 and AVX-512BW
+  // saturation check and int16 split); 0 = one loop for all K. Read by the tests, which cross
+  // these block edges.
+  uint32_t k_block;
 };
 
 // Calls f(std::integral_constant<size_t, R>{}) with R = min(m, MR), m >= 1: kernels specialise

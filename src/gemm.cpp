@@ -27,7 +27,19 @@
 #include "dispatch.hpp"
 #include "errors.hpp"
 #include "packed_weights.hpp"
+#include "test_hooks.hpp"
 #include "ukernel.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define QGEMM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define QGEMM_ASAN 1
+#endif
+#endif
+#ifdef QGEMM_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 namespace qgemm {
 using namespace detail;
@@ -38,6 +50,18 @@ constexpr int32_t kI32Min = std::numeric_limits<int32_t>::min();
 constexpr int32_t kI32Max = std::numeric_limits<int32_t>::max();
 
 size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+// Scratch regions (output-stage tables, each task's packed A and row sums) share one
+// allocation. In AddressSanitizer builds each region is followed by a poisoned redzone, so an
+// overrun into the next region (which stays inside the allocation, invisible to ASan
+// otherwise) is reported where it happens.
+#ifdef QGEMM_ASAN
+constexpr size_t kRedzone = 64;
+#else
+constexpr size_t kRedzone = 0;
+#endif
+// Bytes from one region's start to the next one's: its size rounded to 64, plus the redzone.
+size_t region_stride(size_t bytes) { return round_up(bytes, 64) + kRedzone; }
 
 // Grow-only, 64-byte aligned scratch owned by the calling thread (no allocation per call once
 // warm, and no sharing between threads).
@@ -72,7 +96,7 @@ thread_local Scratch g_scratch;
 // on a thread that is waiting inside gemm's parallel_for).
 class ScratchLease {
  public:
-  explicit ScratchLease(size_t bytes) {
+  explicit ScratchLease(size_t bytes) : bytes_(bytes) {
     if (!g_scratch.busy) {
       ptr_ = g_scratch.get(bytes);
       if (ptr_) {
@@ -84,6 +108,9 @@ class ScratchLease {
     }
   }
   ~ScratchLease() {
+#ifdef QGEMM_ASAN
+    if (ptr_) ASAN_UNPOISON_MEMORY_REGION(ptr_, bytes_);
+#endif
     if (leased_)
       g_scratch.busy = false;
     else
@@ -92,17 +119,42 @@ class ScratchLease {
   ScratchLease(const ScratchLease&) = delete;
   ScratchLease& operator=(const ScratchLease&) = delete;
   void* get() const { return ptr_; }
+  // Marks [offset + used, offset + region_stride(used)) unaddressable in ASan builds: the
+  // slack and redzone after a region of `used` bytes that starts at `offset`.
+  void guard(size_t offset, size_t used) const {
+#ifdef QGEMM_ASAN
+    const size_t from = offset + round_up(used, 8), to = offset + region_stride(used);
+    if (ptr_ && to > from) ASAN_POISON_MEMORY_REGION(static_cast<char*>(ptr_) + from, to - from);
+#else
+    (void)offset;
+    (void)used;
+#endif
+  }
 
  private:
   void* ptr_ = nullptr;
+  size_t bytes_ = 0;
   bool leased_ = false;
 };
 
 // Smallest number of multiply-adds worth a task of its own (below, threads cost more than they
 // give). Tests lower it to 1 to split tiny problems.
-std::atomic<size_t> g_min_task_macs{size_t{1} << 18};
+std::atomic<size_t> g_min_task_macs{size_t{1} << 18};  // see set_min_task_macs_for_testing
 
 bool finite_positive(float x) { return std::isfinite(x) && x > 0.0f; }
+
+// The f32 and float-multiplier stages scale by sa * sb[j] in float32: each scale must be
+// finite and > 0, and so must their product, as a normal float (a product that underflows
+// gives a multiplier of 0 or a denormal, which loses the result and, in the float-multiplier
+// stage, makes bias / (sa*sb) infinite).
+Status check_scale_product(const OutputStage& o, int64_t j) {
+  const float s = o.act_scale * o.weight_scale[j];
+  if (!finite_positive(o.weight_scale[j]) || !(s >= std::numeric_limits<float>::min()) || !std::isfinite(s))
+    return fail(Status::bad_output_params,
+                "weight_scale[%lld]=%g: it must be finite and > 0, and act_scale*weight_scale = %g a finite, normal float",
+                static_cast<long long>(j), o.weight_scale[j], s);
+  return Status::ok;
+}
 
 // Checks the output description against N; fills the resolved clamp range for u8/s8.
 Status check_stage(const OutputStage& o, int64_t N, int32_t* lo, int32_t* hi) {
@@ -116,12 +168,12 @@ Status check_stage(const OutputStage& o, int64_t N, int32_t* lo, int32_t* hi) {
       if (!o.weight_scale && N > 0) return fail(Status::null_pointer, "f32 output: weight_scale is null");
       if (!finite_positive(o.act_scale))
         return fail(Status::bad_output_params, "act_scale=%g must be finite and > 0", o.act_scale);
-      for (int64_t j = 0; j < count; ++j) {
-        const float s = o.act_scale * o.weight_scale[j];
-        if (!finite_positive(o.weight_scale[j]) || !std::isfinite(s))
-          return fail(Status::bad_output_params, "weight_scale[%lld]=%g must be finite and > 0",
-                      static_cast<long long>(j), o.weight_scale[j]);
-      }
+      for (int64_t j = 0; j < count; ++j)
+        if (Status s = check_scale_product(o, j); s != Status::ok) return s;
+      if (o.bias_f32)
+        for (int64_t j = 0; j < N; ++j)
+          if (!std::isfinite(o.bias_f32[j]))
+            return fail(Status::bad_output_params, "bias_f32[%lld]=%g is not finite", static_cast<long long>(j), o.bias_f32[j]);
       if (std::isnan(o.clamp_lo_f32) || std::isnan(o.clamp_hi_f32) || o.clamp_lo_f32 > o.clamp_hi_f32)
         return fail(Status::bad_output_params, "f32 clamp [%g, %g] is empty or NaN", o.clamp_lo_f32, o.clamp_hi_f32);
       return Status::ok;
@@ -162,15 +214,22 @@ Status check_stage(const OutputStage& o, int64_t N, int32_t* lo, int32_t* hi) {
   if (!finite_positive(o.act_scale) || !finite_positive(o.out_scale))
     return fail(Status::bad_output_params, "act_scale=%g and out_scale=%g must be finite and > 0", o.act_scale, o.out_scale);
   for (int64_t j = 0; j < count; ++j) {
-    const float s = o.act_scale * o.weight_scale[j];
-    if (!finite_positive(o.weight_scale[j]) || !finite_positive(s) || !std::isfinite(s / o.out_scale))
-      return fail(Status::bad_output_params, "weight_scale[%lld]=%g gives no finite, positive multiplier",
-                  static_cast<long long>(j), o.weight_scale[j]);
+    if (Status s = check_scale_product(o, j); s != Status::ok) return s;
+    const float m = o.act_scale * o.weight_scale[j] / o.out_scale;
+    if (!(m >= std::numeric_limits<float>::min()) || !std::isfinite(m))
+      return fail(Status::bad_output_params,
+                  "multiplier act_scale*weight_scale[%lld]/out_scale = %g*%g/%g is not a finite, normal float > 0",
+                  static_cast<long long>(j), o.act_scale, o.weight_scale[j], o.out_scale);
   }
+  // The kernels add bias_f32[j] / (sa*sb[j]) to float(acc): it must be finite too, or the
+  // product with the multiplier can be inf*0 = NaN, which no rounding defines.
   if (o.bias_f32)
-    for (int64_t j = 0; j < N; ++j)
-      if (!std::isfinite(o.bias_f32[j]))
-        return fail(Status::bad_output_params, "bias_f32[%lld] is not finite", static_cast<long long>(j));
+    for (int64_t j = 0; j < N; ++j) {
+      const float sab = o.act_scale * o.weight_scale[o.per_column ? j : 0];
+      if (!std::isfinite(o.bias_f32[j]) || !std::isfinite(o.bias_f32[j] / sab))
+        return fail(Status::bad_output_params, "bias_f32[%lld]=%g: it or bias/(act_scale*weight_scale) = %g is not finite",
+                    static_cast<long long>(j), o.bias_f32[j], o.bias_f32[j] / sab);
+    }
   return Status::ok;
 }
 
@@ -178,10 +237,16 @@ size_t element_size(OutputType t) {
   return (t == OutputType::s32 || t == OutputType::f32) ? 4 : 1;
 }
 
-// Default cache blocks: an MC x kp block of A in about half of a 1 MiB L2.
-size_t default_mc(size_t kp, size_t mr) {
-  const size_t rows = (512 * 1024) / std::max<size_t>(kp, 1);
-  return std::max(mr, std::min<size_t>(rows / mr * mr, 1024));
+std::atomic<size_t> g_mc_override{0};  // test hook: rows per MC block before rounding, 0 = off
+
+// Rows of A per MC block for a depth of kp bytes: the kernel's choice, or an MC x kp block of
+// A in about half of a 1 MiB L2, capped at 1024 rows. Always a multiple of MR: the packers
+// write whole MR-row tiles, and the A-pack area holds mc rows.
+size_t row_block(const GemmConfig& cfg, size_t kp) {
+  const size_t mr = cfg.mr;
+  size_t mc = cfg.mc_for_k ? cfg.mc_for_k(kp) : std::min<size_t>(512 * 1024 / std::max<size_t>(kp, 1), 1024);
+  if (const size_t o = g_mc_override.load(std::memory_order_relaxed)) mc = o;
+  return std::max(mr, mc / mr * mr);
 }
 
 // Copies KR-byte groups of one row of A into a panel with a group stride of MR*KR bytes
@@ -236,8 +301,8 @@ struct Plan {
   bool need_row_sums;  // false when every zb[j] is 0 and the kernel uses row_sum only with zb
   size_t tm, tn;        // task grid: tm row groups x tn column groups
   size_t mt, np;        // MR row tiles, NR column panels
-  char* slices;         // one A-pack slice per task
-  size_t a_bytes, slice_bytes;
+  char* slices;         // one A-pack slice per task: packed A, then the row sums at rsum_offset
+  size_t rsum_offset, slice_bytes;
 };
 
 // Task t of the grid: row tiles [mt*ti/tm, mt*(ti+1)/tm) x panels [np*tj/tn, np*(tj+1)/tn).
@@ -250,7 +315,7 @@ void run_task(void* arg, size_t t) {
   const size_t p0 = P.np * tj / P.tn, p1 = P.np * (tj + 1) / P.tn;
   char* slice = P.slices + t * P.slice_bytes;
   uint8_t* apack = reinterpret_cast<uint8_t*>(slice);
-  int32_t* rsum = reinterpret_cast<int32_t*>(slice + P.a_bytes);
+  int32_t* rsum = reinterpret_cast<int32_t*>(slice + P.rsum_offset);
   for (size_t i0 = r0; i0 < r1; i0 += P.mc) {
     const size_t mb = std::min(P.mc, r1 - i0);
     const uint8_t* ablock = P.a + i0 * P.lda;
@@ -330,14 +395,22 @@ size_t default_threads(bool caller_pool) {
 }  // namespace
 
 namespace detail {
-// Test hooks (declared by the tests themselves; not part of the API).
-void set_min_task_macs_for_testing(size_t macs) noexcept { g_min_task_macs.store(macs ? macs : 1); }
-bool gemm_tile_for_testing(Isa isa, uint32_t* mr, uint32_t* nr, uint32_t* kr) noexcept {
+constexpr size_t kDefaultMinTaskMacs = size_t{1} << 18;
+void set_min_task_macs_for_testing(size_t macs) noexcept { g_min_task_macs.store(macs ? macs : kDefaultMinTaskMacs); }
+void set_mc_for_testing(size_t rows) noexcept { g_mc_override.store(rows); }
+bool gemm_blocking_for_testing(Isa isa, int64_t K, GemmBlocking* out) noexcept {
   const GemmConfig* cfg = gemm_config(isa);
-  if (!cfg) return false;
-  *mr = cfg->mr;
-  *nr = cfg->nr;
-  *kr = cfg->kr;
+  if (!cfg || !out || K < 0) return false;
+  const size_t kp = round_up(static_cast<size_t>(K), cfg->kr);
+  *out = GemmBlocking{cfg->mr, cfg->nr, cfg->kr, cfg->k_block, cfg->max_m_unpacked, row_block(*cfg, kp)};
+  return true;
+}
+bool gemm_tile_for_testing(Isa isa, uint32_t* mr, uint32_t* nr, uint32_t* kr) noexcept {
+  GemmBlocking b;
+  if (!gemm_blocking_for_testing(isa, 0, &b)) return false;
+  *mr = b.mr;
+  *nr = b.nr;
+  *kr = b.kr;
   return true;
 }
 }  // namespace detail
@@ -417,29 +490,38 @@ Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWe
   choose_grid(threads, mt, np, mr, nr, &tm, &tn);
   const size_t tasks = tm * tn;
   const size_t task_rows = (mt + tm - 1) / tm * mr;
-  const size_t mc = std::min(task_rows, cfg->mc_for_k ? cfg->mc_for_k(kp) : default_mc(kp, mr));
+  // task_rows and row_block() are multiples of MR, so every MC block is whole MR-row tiles
+  // except the last one of a task.
+  const size_t mc = std::min(task_rows, row_block(*cfg, kp));
   const size_t ncol = round_up(n, 16);
   size_t a_bytes = 0, slice_bytes = 0, total = 0;
   // kp is bounded first, so a kernel's a_tile_bytes(kp) cannot overflow.
   const bool a_overflow =
       kp > (size_t{1} << 46) ||
-      (!in_place && (cfg->pack_a_tile ? __builtin_mul_overflow((mc + mr - 1) / mr, cfg->a_tile_bytes(kp), &a_bytes)
+      (!in_place && (cfg->pack_a_tile ? __builtin_mul_overflow(mc / mr, cfg->a_tile_bytes(kp), &a_bytes)
                                       : __builtin_mul_overflow(mc, kp, &a_bytes)));
+  const size_t table_stride = region_stride(ncol * 4);
   if (a_overflow || a_bytes > (size_t{1} << 46) ||
-      __builtin_add_overflow(round_up(a_bytes, 64), round_up(mc * sizeof(int32_t), 64), &slice_bytes) ||
-      __builtin_mul_overflow(slice_bytes, tasks, &total) || __builtin_add_overflow(total, 5 * ncol * 4, &total))
+      __builtin_add_overflow(region_stride(a_bytes), region_stride(mc * sizeof(int32_t)), &slice_bytes) ||
+      __builtin_mul_overflow(slice_bytes, tasks, &total) || __builtin_add_overflow(total, 5 * table_stride, &total))
     return fail(Status::out_of_memory, "gemm: scratch size overflows (K=%lld)", static_cast<long long>(K));
-  a_bytes = round_up(a_bytes, 64);
+  const size_t rsum_offset = region_stride(a_bytes);
   ScratchLease lease(total);
   char* base = static_cast<char*>(lease.get());
   if (!base) return fail(Status::out_of_memory, "gemm: cannot allocate %zu bytes of scratch", total);
+  for (size_t r = 0; r < 5; ++r) lease.guard(r * table_stride, ncol * 4);
+  for (size_t t = 0; t < tasks; ++t) {
+    const size_t s0 = 5 * table_stride + t * slice_bytes;
+    lease.guard(s0, a_bytes);
+    lease.guard(s0 + rsum_offset, mc * sizeof(int32_t));
+  }
 
   // ---- per-call output-stage tables (per column, see StageParams)
   auto* col_off = reinterpret_cast<int32_t*>(base);
-  auto* mult = reinterpret_cast<int32_t*>(base + 1 * ncol * 4);
-  auto* shift = reinterpret_cast<int32_t*>(base + 2 * ncol * 4);
-  auto* scale = reinterpret_cast<float*>(base + 3 * ncol * 4);
-  auto* fbias = reinterpret_cast<float*>(base + 4 * ncol * 4);
+  auto* mult = reinterpret_cast<int32_t*>(base + 1 * table_stride);
+  auto* shift = reinterpret_cast<int32_t*>(base + 2 * table_stride);
+  auto* scale = reinterpret_cast<float*>(base + 3 * table_stride);
+  auto* fbias = reinterpret_cast<float*>(base + 4 * table_stride);
 
   StageParams p{};
   p.col_off = col_off;
@@ -511,8 +593,8 @@ Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWe
   plan.tn = tn;
   plan.mt = mt;
   plan.np = np;
-  plan.slices = base + 5 * ncol * 4;
-  plan.a_bytes = a_bytes;
+  plan.slices = base + 5 * table_stride;
+  plan.rsum_offset = rsum_offset;
   plan.slice_bytes = slice_bytes;
   if (tasks == 1) {
     run_task(&plan, 0);

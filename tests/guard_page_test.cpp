@@ -14,15 +14,9 @@
 #include <set>
 #include <vector>
 
+#include "test_hooks.hpp"
 #include "test_util.hpp"
 
-namespace qgemm {
-namespace detail {
-// Test hooks in src/gemm.cpp.
-void set_min_task_macs_for_testing(size_t macs) noexcept;
-bool gemm_tile_for_testing(Isa isa, uint32_t* mr, uint32_t* nr, uint32_t* kr) noexcept;
-}  // namespace detail
-}  // namespace qgemm
 
 namespace {
 
@@ -74,7 +68,7 @@ class Guarded {
 
 struct SplitEverything {
   SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(1); }
-  ~SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(size_t{1} << 18); }
+  ~SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(0); }
 };
 
 // Sizes on and around one and two tiles (t) and one deep multiple (16t, for K), within [1, 70].

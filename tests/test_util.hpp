@@ -83,7 +83,7 @@ inline oracle::Problem make_problem(int64_t M, int64_t N, int64_t K, const GenOp
 // Packs p's weights, runs qgemm with `o` (bias pointers taken from o) into a buffer pre-filled
 // with `fill`, and compares bytes with the oracle, including the padding between rows.
 inline void run_and_compare(const oracle::Problem& p, const qgemm::OutputStage& o,
-                            const std::string& what) {
+                            const std::string& what, const qgemm::GemmOptions& opt = {}) {
   SCOPED_TRACE(what + " M=" + std::to_string(p.M) + " N=" + std::to_string(p.N) +
                " K=" + std::to_string(p.K));
   qgemm::PackedWeights* w = nullptr;
@@ -94,7 +94,7 @@ inline void run_and_compare(const oracle::Problem& p, const qgemm::OutputStage& 
   const uint8_t fill = 0xA5;
   const std::vector<uint8_t> want = oracle::expected_output(p, o, fill);
   std::vector<uint8_t> got(want.size() + 64, fill);
-  const qgemm::Status s = qgemm::gemm(p.M, p.a.data(), p.lda, p.za, w, o, got.data(), p.ldc);
+  const qgemm::Status s = qgemm::gemm(p.M, p.a.data(), p.lda, p.za, w, o, got.data(), p.ldc, opt);
   qgemm::destroy_packed_weights(w);
   ASSERT_EQ(s, qgemm::Status::ok) << qgemm::last_error_message();
   if (p.M > 0 && p.N > 0) {

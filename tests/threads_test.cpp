@@ -12,14 +12,9 @@
 #include <vector>
 
 #include "qgemm/qgemm.h"
+#include "test_hooks.hpp"
 #include "test_util.hpp"
 
-namespace qgemm {
-namespace detail {
-// Test hook in src/gemm.cpp: smallest multiply-add count worth a task (1: split everything).
-void set_min_task_macs_for_testing(size_t macs) noexcept;
-}  // namespace detail
-}  // namespace qgemm
 
 namespace {
 
@@ -54,7 +49,7 @@ struct StdThreadPool {
 // Lowers the task threshold so that test-sized problems split; restores it afterwards.
 struct SplitEverything {
   SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(1); }
-  ~SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(size_t{1} << 18); }
+  ~SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(0); }
 };
 
 struct Stages {

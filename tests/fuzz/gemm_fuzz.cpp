@@ -2,7 +2,9 @@
 // named by QGEMM_FUZZ_ISA), a shape, strides, layout, zero points, an output stage with its
 // parameters, a thread count and a pool, runs the library and compares every byte of C
 // (padding between rows and a canary after the end included) with the test oracle
-// (tests/oracle.cpp). About one input in six is made invalid on purpose (one bad argument):
+// (tests/oracle.cpp). One input in 32 takes its shape from the ISA kernel's blocking (tile, K
+// block, MC row block at that K; test hook gemm_blocking_for_testing), so every blocking edge
+// of every kernel is fuzzed too. About one input in six is made invalid on purpose (one bad argument):
 // the call must return that argument's status and leave C untouched. The expected overflow
 // status is computed here independently (exact worst case per column).
 // Any mismatch aborts with the case printed. At exit it prints the counts.
@@ -21,12 +23,8 @@
 
 #include "../oracle.hpp"
 #include "qgemm/qgemm.hpp"
+#include "test_hooks.hpp"
 
-namespace qgemm {
-namespace detail {
-void set_min_task_macs_for_testing(size_t macs) noexcept;  // src/gemm.cpp test hook
-}  // namespace detail
-}  // namespace qgemm
 
 namespace {
 
@@ -144,11 +142,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (qgemm::set_isa(isa) != Status::ok) std::abort();
 
   // ---- shape, strides, values
-  const bool big = fd.in<int>(0, 31) == 31;
+  const int shape_mode = fd.in<int>(0, 31);  // 31: big, 0: at the kernel's blocking edges
+  const bool big = shape_mode == 31;
   oracle::Problem p;
   p.M = fd.in<int64_t>(0, big ? 70 : 24);
   p.N = fd.in<int64_t>(0, big ? 200 : 72);
   p.K = fd.in<int64_t>(0, big ? 300 : 80);
+  if (shape_mode == 0) {
+    // Derived from the kernel's descriptor: K around its K block or K group, M around one or
+    // two MC row blocks at that K (or the in-place row limit, or a few tiles), N around panels.
+    qgemm::detail::GemmBlocking bl{};
+    if (!qgemm::detail::gemm_blocking_for_testing(isa, 0, &bl)) std::abort();
+    const int64_t kb = bl.k_block ? bl.k_block : 128;
+    p.K = std::max<int64_t>(0, fd.in<int64_t>(1, 3) * (fd.flag() ? kb : int64_t{bl.kr}) + fd.in<int64_t>(-1, 1));
+    if (!qgemm::detail::gemm_blocking_for_testing(isa, p.K, &bl)) std::abort();
+    const int64_t mc = static_cast<int64_t>(bl.mc), mr = bl.mr, nr = bl.nr;
+    switch (fd.in<int>(0, 3)) {
+      case 0: p.M = mc + fd.in<int64_t>(-2, 2); break;
+      case 1: p.M = 2 * mc + fd.in<int64_t>(-1, 1); break;
+      case 2: p.M = int64_t{bl.max_m_unpacked} + fd.in<int64_t>(-1, 1); break;
+      default: p.M = mr * fd.in<int64_t>(1, 3) + fd.in<int64_t>(-1, 1); break;
+    }
+    p.M = std::max<int64_t>(p.M, 0);
+    // Many rows: one panel edge only, so the oracle's M*N*K stays near 10^7 at most.
+    p.N = std::max<int64_t>(0, (p.M > 256 ? 1 : fd.in<int64_t>(1, 4)) * nr + fd.in<int64_t>(-1, 1));
+  }
   p.layout = fd.flag() ? qgemm::WeightLayout::kn : qgemm::WeightLayout::nk;
   p.lda = p.K + fd.in<int64_t>(0, 9);
   p.ldb = (p.layout == qgemm::WeightLayout::kn ? p.N : p.K) + fd.in<int64_t>(0, 9);

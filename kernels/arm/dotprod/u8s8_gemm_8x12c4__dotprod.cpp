@@ -102,7 +102,7 @@ extern const GemmConfig kGemmConfigDotprod = {
     // A always packed: in-place rows cost 8 loads + lane inserts per K step instead of 2
     // loads (the kernel still accepts in-place A; the oracle suite passed with this at 64).
     /*max_m_unpacked=*/0, nullptr, nullptr, nullptr, nullptr,
-    /*row_sum_only_with_zb=*/false};  // B flipped to unsigned: 128 * row_sum is subtracted
+    /*row_sum_only_with_zb=*/false, /*k_block=*/0};  // B flipped to unsigned: 128 * row_sum is subtracted
 
 }  // namespace detail
 }  // namespace qgemm

@@ -77,7 +77,7 @@ extern const GemmConfig kGemmConfigNeon = {
     // A in place up to 16 rows (when K % 16 == 0): the K loop is the same instruction stream
     // for packed and in-place A (one 16-byte load per row), so small M skips packing A.
     /*max_m_unpacked=*/16, nullptr, nullptr, nullptr, nullptr,
-    /*row_sum_only_with_zb=*/false};  // B flipped to unsigned: 128 * row_sum is subtracted
+    /*row_sum_only_with_zb=*/false, /*k_block=*/0};  // B flipped to unsigned: 128 * row_sum is subtracted
 
 }  // namespace detail
 }  // namespace qgemm

@@ -555,7 +555,7 @@ void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, siz
 extern const GemmConfig kGemmConfigAvx2 = {
     Isa::avx2, "u8s8_gemm_4x16c4__avx2", kMR, kNR, kKR, u8s8_gemm_4x16c4__avx2,
     /*max_m_unpacked=*/kMR, mc_for_k, nullptr, a_tile_bytes, pack_a_tile,
-    /*row_sum_only_with_zb=*/true};
+    /*row_sum_only_with_zb=*/true, /*k_block=*/kBlockGroups * kKR};
 
 }  // namespace detail
 }  // namespace qgemm

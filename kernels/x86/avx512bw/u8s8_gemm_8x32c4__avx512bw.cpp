@@ -249,7 +249,8 @@ void u8s8_gemm_8x32c4__avx512bw(size_t m, size_t n, size_t kp, const uint8_t* a,
 // so one packed row costs K bytes of copying, little next to streaming B even at M = 1.
 extern const GemmConfig kGemmConfigAvx512bw = {
     Isa::avx512bw, "u8s8_gemm_8x32c4__avx512bw", kMR, kNR, kKR, u8s8_gemm_8x32c4__avx512bw,
-    /*max_m_unpacked=*/0, mc_for_k, nullptr, a_tile_bytes, pack_a_tile, /*row_sum_only_with_zb=*/true};
+    /*max_m_unpacked=*/0, mc_for_k, nullptr, a_tile_bytes, pack_a_tile,
+    /*row_sum_only_with_zb=*/true, /*k_block=*/kChunk * kKR};
 
 }  // namespace detail
 }  // namespace qgemm

@@ -114,7 +114,7 @@ void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* 
 // from L2 by the (at most 3) row tiles.
 extern const GemmConfig kGemmConfigAvx512vnni = {
     Isa::avx512vnni, "u8s8_gemm_6x64c4__avx512vnni", kMR, kNR, kKR, u8s8_gemm_6x64c4__avx512vnni,
-    /*max_m_unpacked=*/16, mc_for_k, nullptr, nullptr, nullptr, /*row_sum_only_with_zb=*/true};
+    /*max_m_unpacked=*/16, mc_for_k, nullptr, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
 
 }  // namespace detail
 }  // namespace qgemm

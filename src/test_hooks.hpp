@@ -1,0 +1,33 @@
+// Test hooks of the driver (src/gemm.cpp): not part of the API, not installed. The tests,
+// the fuzzer and the benchmarks include this one header instead of re-declaring them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "qgemm/qgemm.hpp"
+
+namespace qgemm {
+namespace detail {
+
+// What the driver's blocking is made of for one ISA's GEMM kernel at depth K, so that tests
+// derive their shapes from the kernel's descriptor (every edge crossed, no list to maintain).
+struct GemmBlocking {
+  uint32_t mr, nr, kr;      // tile rows, columns, K group
+  uint32_t k_block;         // K values per block over which the kernel picks its loop (0: none)
+  uint32_t max_m_unpacked;  // rows up to which A is read in place (0: always packed)
+  size_t mc;                // rows per MC block at this K (a multiple of mr)
+};
+// False when the ISA is not available here.
+bool gemm_blocking_for_testing(Isa isa, int64_t K, GemmBlocking* out) noexcept;
+// Kept for older tests: the tile only.
+bool gemm_tile_for_testing(Isa isa, uint32_t* mr, uint32_t* nr, uint32_t* kr) noexcept;
+
+// Smallest multiply-add count worth a task of its own (1: split every problem into as many
+// tasks as threads allow; 0: the default).
+void set_min_task_macs_for_testing(size_t macs) noexcept;
+// Rows per MC block before the driver rounds it to a multiple of MR (0: the kernel's own).
+void set_mc_for_testing(size_t rows) noexcept;
+
+}  // namespace detail
+}  // namespace qgemm
