@@ -35,6 +35,7 @@ int qgemm_isa_available(const char* name) {
   return isa_from_name(name, &isa) == Status::ok && isa_available(isa) ? 1 : 0;
 }
 const char* qgemm_active_isa(void) { return isa_name(active_isa()); }
+qgemm_status qgemm_isa_status(void) { return c_status(isa_status()); }
 qgemm_status qgemm_set_isa(const char* name) {
   Isa isa;
   if (Status s = isa_from_name(name, &isa); s != Status::ok) return c_status(s);

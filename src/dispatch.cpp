@@ -175,7 +175,15 @@ Isa active_isa() noexcept {
   return a < 0 ? table().best : static_cast<Isa>(a);
 }
 
+Status isa_status() noexcept {
+  const GemmConfig* cfg = nullptr;
+  if (Status s = active_gemm_config(&cfg); s != Status::ok) return s;
+  return succeed();
+}
+
 Status set_isa(Isa isa) noexcept {
+  const int i = static_cast<int>(isa);
+  if (i < 0 || i >= kIsaCount) return fail(Status::bad_argument, "set_isa: %d is not an Isa value", i);
   if (!gemm_config(isa))
     return fail(Status::unsupported_isa, "ISA %s is not available on this CPU or not built",
                 isa_name(isa));

@@ -172,6 +172,69 @@ TEST_F(Fixture, OutputParams) {
   expect_status(Status::bad_output_params, M, a.data(), K, 0, w, f, c.data(), N);
 }
 
+// Issue 13 (2): float parameters whose float32 products lose the result. sa*sb/so underflowing
+// to 0 while bias/(sa*sb) overflows to inf made inf*0 = NaN, which the scalar kernel turned into
+// 10 and the x86 kernels into 0, both with status ok. Now refused on every ISA, with the f32
+// stage held to the same rule for sa*sb.
+TEST_F(Fixture, FloatStageParametersThatLoseTheResult) {
+  const float tiny_ws = 1e-10f, ws = 1.0f;
+  const float fb1[N] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+  for (int i = 0; i < qgemm::kIsaCount; ++i) {
+    const auto isa = static_cast<qgemm::Isa>(i);
+    if (!qgemm::isa_available(isa)) continue;
+    ASSERT_EQ(qgemm::set_isa(isa), Status::ok);
+    qgemm::PackedWeights* w1 = nullptr;
+    const int8_t b1 = 3;
+    const uint8_t a1 = 7;
+    uint8_t c1 = 0xA5;
+    ASSERT_EQ(qgemm::pack_weights(&b1, WeightLayout::kn, 1, 1, 1, nullptr, false, &w1), Status::ok);
+    // The reproducer: B = {3}, A = {7}, sa = 1e-30, sb = 1e-10, so = 1e10, zo = 10, bias 1.0.
+    const OutputStage o = qgemm::output_float_multiplier(OutputType::u8, 1e-30f, &tiny_ws, false, 1e10f, 10, nullptr, fb1);
+    EXPECT_EQ(qgemm::gemm(1, &a1, 1, 0, w1, o, &c1, 1), Status::bad_output_params) << qgemm::isa_name(isa);
+    EXPECT_EQ(c1, 0xA5) << "output written on error";
+    qgemm::destroy_packed_weights(w1);
+  }
+  qgemm::reset_isa();
+  qgemm::destroy_packed_weights(w);
+  w = nullptr;
+  ASSERT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, K, N, N, nullptr, false, &w), Status::ok);
+  // The multiplier underflows to 0 (no bias): refused, not a silent column of zero points.
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w,
+                qgemm::output_float_multiplier(OutputType::u8, 1e-20f, &ws, false, 1e30f, 0), c.data(), N);
+  // ... or to a denormal.
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w,
+                qgemm::output_float_multiplier(OutputType::u8, 1e-20f, &ws, false, 1e19f, 0), c.data(), N);
+  // sa*sb underflows: refused by both float stages alike.
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w,
+                qgemm::output_float_multiplier(OutputType::u8, 1e-30f, &tiny_ws, false, 1e-30f, 0), c.data(), N);
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w, qgemm::output_f32(1e-30f, &tiny_ws, false), c.data(), N);
+  // bias / (sa*sb) overflows to inf while every parameter is finite.
+  const float big[N] = {0, 0, 3e38f, 0, 0};
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w,
+                qgemm::output_float_multiplier(OutputType::u8, 0.5f, &ws, false, 1.0f, 0, nullptr, big), c.data(), N);
+  // A non-finite float bias is refused by the f32 stage too.
+  const float nanb[N] = {0, NAN, 0, 0, 0}, infb[N] = {0, 0, 0, 0, -INFINITY};
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w, qgemm::output_f32(1.0f, &ws, false, nanb), c.data(), N);
+  expect_status(Status::bad_output_params, M, a.data(), K, 0, w, qgemm::output_f32(1.0f, &ws, false, infb), c.data(), N);
+  // The smallest accepted: sa*sb and the multiplier normal floats.
+  const float fmin = std::numeric_limits<float>::min();
+  EXPECT_EQ(qgemm::gemm(M, a.data(), K, 0, w, qgemm::output_f32(1.0f, &fmin, false), c.data(), N), Status::ok);
+}
+
+// Issue 13 (3): values that are not an Isa enumerator are bad arguments (an ISA the CPU or
+// build lacks is unsupported_isa), and the choice is kept.
+TEST_F(Fixture, IsaValuesOutsideTheEnum) {
+  const qgemm::Isa before = qgemm::active_isa();
+  for (int v : {-1, qgemm::kIsaCount, 99}) {
+    EXPECT_EQ(qgemm::set_isa(static_cast<qgemm::Isa>(v)), Status::bad_argument) << v;
+    EXPECT_STRNE(qgemm::last_error_message(), "");
+    EXPECT_FALSE(qgemm::isa_available(static_cast<qgemm::Isa>(v)));
+    EXPECT_EQ(qgemm::active_isa(), before);
+  }
+  EXPECT_EQ(qgemm::isa_status(), Status::ok);
+  EXPECT_EQ(qgemm_isa_status(), 0);
+}
+
 TEST_F(Fixture, UnknownEnumsAreBadArguments) {
   OutputStage o = qgemm::output_s32();
   o.type = static_cast<OutputType>(42);

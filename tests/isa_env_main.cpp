@@ -21,12 +21,17 @@ int main() {
   qgemm::PackedWeights* w = nullptr;
   const qgemm::Status ps = qgemm::pack_weights(b, qgemm::WeightLayout::kn, 4, 1, 1, nullptr, false, &w);
   if (!available) {
-    const bool ok = ps == qgemm::Status::unsupported_isa && w == nullptr;
+    // No ISA is active: isa_status() says so until reset_isa(), which restores the best.
+    bool ok = ps == qgemm::Status::unsupported_isa && w == nullptr &&
+              qgemm::isa_status() == qgemm::Status::unsupported_isa;
+    qgemm::reset_isa();
+    ok = ok && qgemm::isa_status() == qgemm::Status::ok;
     std::printf("QGEMM_ISA=%s (not available): pack_weights -> %s: %s\n", env, qgemm::status_name(ps),
                 qgemm::last_error_message());
     return ok ? 0 : 1;
   }
-  if (ps != qgemm::Status::ok || qgemm::active_isa() != isa) return std::puts("pack failed or wrong ISA"), 1;
+  if (ps != qgemm::Status::ok || qgemm::active_isa() != isa || qgemm::isa_status() != qgemm::Status::ok)
+    return std::puts("pack failed or wrong ISA"), 1;
   const qgemm::Status gs = qgemm::gemm(1, a, 4, 0, w, qgemm::output_s32(), &c, 1);
   qgemm::destroy_packed_weights(w);
   const char* kernel = qgemm::last_kernel_name();

@@ -284,6 +284,44 @@ TEST(HalfFloat, Bf16RoundsToNearestEven) {
   EXPECT_TRUE(std::isnan(qgemm::bf16_to_float(qgemm::float_to_bf16(std::numeric_limits<float>::quiet_NaN()))));
 }
 
+// Issue 13 (4): a range whose scale overflows float is refused by the chooser with the status
+// quantize() would give that scale (bad_argument), not handed on as an infinite scale.
+TEST(QuantBadInput, RangeTooWideForAFloatScale) {
+  QParams p{};
+  for (QType t : {QType::u8, QType::s8}) {
+    EXPECT_EQ(qgemm::choose_qparams(-3e38f, 3e38f, t, QScheme::affine, false, &p), Status::bad_argument);
+    EXPECT_STRNE(qgemm::last_error_message(), "");
+  }
+  const float x[2] = {-3e38f, 3e38f};
+  EXPECT_EQ(qgemm::choose_qparams_tensor(x, 2, QType::u8, QScheme::affine, false, &p), Status::bad_argument);
+  // The symmetric scheme divides the larger magnitude only: finite, and quantize accepts it.
+  ASSERT_EQ(qgemm::choose_qparams_tensor(x, 2, QType::s8, QScheme::symmetric, false, &p), Status::ok);
+  EXPECT_TRUE(std::isfinite(p.scale));
+  int8_t q[2];
+  EXPECT_EQ(qgemm::quantize(x, 2, p, q), Status::ok);
+  // The widest affine range that still fits.
+  ASSERT_EQ(qgemm::choose_qparams(-1.5e38f, 1.5e38f, QType::u8, QScheme::affine, false, &p), Status::ok);
+  uint8_t qu[2];
+  EXPECT_EQ(qgemm::quantize(x, 2, p, qu), Status::ok);
+}
+
+// NaN elements are skipped by the observer (PyTorch's MinMaxObserver would return a NaN
+// scale): the parameters equal those of the tensor without them; all-NaN is bad_argument.
+TEST(QuantBadInput, ObserverSkipsNaN) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float with[5] = {nan, -1.5f, 2.25f, nan, 0.5f}, without[3] = {-1.5f, 2.25f, 0.5f};
+  for (QScheme sc : {QScheme::affine, QScheme::symmetric}) {
+    QParams a{}, b{};
+    ASSERT_EQ(qgemm::choose_qparams_tensor(with, 5, QType::s8, sc, false, &a), Status::ok);
+    ASSERT_EQ(qgemm::choose_qparams_tensor(without, 3, QType::s8, sc, false, &b), Status::ok);
+    EXPECT_EQ(a.scale, b.scale);
+    EXPECT_EQ(a.zero_point, b.zero_point);
+  }
+  const float all[2] = {nan, nan};
+  QParams p{};
+  EXPECT_EQ(qgemm::choose_qparams_tensor(all, 2, QType::u8, QScheme::affine, false, &p), Status::bad_argument);
+}
+
 TEST(QuantBadInput, StatusNotCrash) {
   QParams p;
   EXPECT_EQ(qgemm::choose_qparams(1.0f, 0.0f, QType::u8, QScheme::affine, false, &p), Status::bad_argument);

@@ -48,8 +48,9 @@ const char* qgemm_last_error_message(void);
 
 /* ISAs: "scalar", "avx2", "avx512bw", "avxvnni", "avx512vnni", "neon", "dotprod", "i8mm". */
 int qgemm_isa_available(const char* name);  /* 1 if this CPU and build can run it */
-const char* qgemm_active_isa(void);
-qgemm_status qgemm_set_isa(const char* name); /* unsupported_isa if not available */
+const char* qgemm_active_isa(void);           /* the best available one after a bad QGEMM_ISA */
+qgemm_status qgemm_isa_status(void);          /* unsupported_isa while a bad QGEMM_ISA is in force */
+qgemm_status qgemm_set_isa(const char* name); /* bad_argument if unknown, unsupported_isa if not available */
 void qgemm_reset_isa(void);
 const char* qgemm_last_kernel_name(void);
 

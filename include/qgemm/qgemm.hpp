@@ -54,9 +54,16 @@ Status isa_from_name(const char* name, Isa* out) noexcept;
 // True when this library was built with kernels for `isa` and this CPU (and OS) can run them.
 bool isa_available(Isa isa) noexcept;
 // The ISA new calls use now: the best available one, or the one forced by QGEMM_ISA or set_isa().
+// After a QGEMM_ISA that names no available ISA, no ISA is active (every call returns
+// Status::unsupported_isa, see isa_status()) and this returns the best available one, the
+// ISA reset_isa() would select.
 Isa active_isa() noexcept;
-// Forces every later call (all threads) onto `isa`. Status::unsupported_isa if it is not
-// available; the previous choice is then kept. Weights must be packed after the change.
+// Status::ok when an ISA is active; Status::unsupported_isa, with the reason in
+// last_error_message(), while a bad QGEMM_ISA is in force (until set_isa() or reset_isa()).
+Status isa_status() noexcept;
+// Forces every later call (all threads) onto `isa`. Status::bad_argument for a value that is
+// not an Isa enumerator, Status::unsupported_isa for an ISA this build or CPU lacks; the
+// previous choice is then kept. Weights must be packed after the change.
 Status set_isa(Isa isa) noexcept;
 // Back to the best available ISA, ignoring QGEMM_ISA.
 void reset_isa() noexcept;
@@ -153,8 +160,9 @@ OutputStage output_f32(float act_scale, const float* weight_scale, bool per_colu
 // C (M x N) = output_stage( (A - za) * (B - zb) + bias ).
 // A: M x K uint8, row-major, lda >= K, za in [0, 255]. C: M x N of out.type, ldc >= N
 // (in elements). A may be null when M*K == 0, C when M*N == 0.
-// Refused with Status::overflow_risk when K*max|A-za|*max|B-zb[j]| + |bias[j]| could
-// exceed INT32_MAX for some column j.
+// Refused with Status::overflow_risk when max|A-za| * sum_k |B[k][j]-zb[j]| + |bias[j]|
+// (the exact worst case over every A, with max|A-za| = max(za, 255-za)) exceeds INT32_MAX
+// for some column j.
 // Runs with the default GemmOptions (OpenMP, its default thread count).
 Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
             const OutputStage& out, void* c, int64_t ldc) noexcept;

@@ -173,6 +173,9 @@ Status choose_qparams(float min, float max, QType type, QScheme scheme, bool red
     p.zero_point = type == QType::u8 ? 128 : 0;
   } else {
     p.scale = std::max((mx - mn) / static_cast<float>(qmax - qmin), kQuantEps);
+    // max - min overflows float beyond about 3.4e38: a scale quantize() would refuse.
+    if (!finite(p.scale))
+      return fail(Status::bad_argument, "choose_qparams: range [%g, %g] is too wide, its scale overflows float", min, max);
     const int32_t zp = qmin - static_cast<int32_t>(std::nearbyint(mn / p.scale));
     p.zero_point = std::min(std::max(zp, qmin), qmax);
   }
