@@ -72,8 +72,9 @@ def parse(entries):
     return gemm, pack
 
 
-def qgemm_impls(gemm):
-    order = ["scalar", "avx2", "avx512bw", "avxvnni", "avx512vnni", "neon", "dotprod", "i8mm"]
+def qgemm_impls(gemm, ctx):
+    # The ISA order of the run itself (qgemm::Isa order, from the ISA registry), not a list here.
+    order = [s for s in ctx.get("qgemm_isas", "").split(",") if s]
     found = {impl for row in gemm.values() for impl in row if impl.startswith("qgemm-")}
     return sorted(found, key=lambda s: (order.index(s[6:]) if s[6:] in order else 99, s))
 
@@ -105,7 +106,7 @@ def context_lines(ctx):
 
 
 def report_markdown(ctx, gemm, pack):
-    q = qgemm_impls(gemm)
+    q = qgemm_impls(gemm, ctx)
     md = ["# qgemm_bench report", ""] + context_lines(ctx) + [""]
     md.append("GOPS = 2*M*N*K per second. `ratio` = best qgemm / oneDNN (creation-time parameters). "
               "`% peak` = percent of the probed peak of the ISA that ran (oneDNN: of the best probed ISA).")
@@ -171,7 +172,7 @@ def plot(ctx, gemm, outdir, out):
     if not gp:
         print("bench_report: gnuplot not found, no plot", file=sys.stderr)
         return None
-    impls = qgemm_impls(gemm) + ONEDNN
+    impls = qgemm_impls(gemm, ctx) + ONEDNN
     panels = {}
     for (o, M, N, K, T), row in gemm.items():
         if o != out or T != 1:

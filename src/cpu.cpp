@@ -1,11 +1,18 @@
-// CPU detection: cpuid + xgetbv on x86-64 (the OS must have enabled the AVX / AVX-512 register
-// state, not only the CPU support the instructions), getauxval on aarch64.
+// CPU detection, the library's only CPUID / xgetbv / getauxval reads: cpuid + xgetbv on x86-64
+// (the OS must have enabled the AVX / AVX-512 register state, not only the CPU support the
+// instructions), getauxval on aarch64. Which ISA needs which feature is the registry's
+// predicate (include/qgemm/isa_list.def).
 #include "cpu.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
 
 #include "qgemm/qgemm.hpp"
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(QGEMM_SIMDE_EMULATION)
 #include <cpuid.h>
+#define QGEMM_CPU_X86 1
 #elif defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 #endif
@@ -14,69 +21,97 @@ namespace qgemm {
 namespace detail {
 namespace {
 
-constexpr uint32_t bit(Isa isa) { return 1u << static_cast<int>(isa); }
-
-#if defined(__x86_64__) || defined(_M_X64)
+#if defined(QGEMM_CPU_X86)
 uint64_t read_xcr0() {
   uint32_t eax, edx;
   __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
   return (static_cast<uint64_t>(edx) << 32) | eax;
 }
 
-uint32_t detect_x86() {
-  uint32_t mask = bit(Isa::scalar);
+void read_x86(CpuFeatures& f) {
   unsigned a, b, c, d;
-  if (!__get_cpuid(1, &a, &b, &c, &d)) return mask;
-  const bool osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
-  if (!osxsave || !avx) return mask;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+  const bool osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+  f.fma = (c >> 12) & 1;
+  f.f16c = (c >> 29) & 1;
+  if (!osxsave || !avx) return;
   const uint64_t xcr0 = read_xcr0();
-  const bool ymm_state = (xcr0 & 0x6) == 0x6;     // SSE + AVX state
-  const bool zmm_state = (xcr0 & 0xe6) == 0xe6;   // + opmask, ZMM_Hi256, Hi16_ZMM
-  if (!ymm_state) return mask;
-  unsigned max_leaf = __get_cpuid_max(0, nullptr);
-  if (max_leaf < 7) return mask;
+  f.os_ymm = (xcr0 & 0x6) == 0x6;
+  f.os_zmm = (xcr0 & 0xe6) == 0xe6;
+  if (__get_cpuid_max(0, nullptr) < 7) return;
   __cpuid_count(7, 0, a, b, c, d);
-  const bool avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1,
-             avx512vl = (b >> 31) & 1, avx512dq = (b >> 17) & 1, avx512vnni = (c >> 11) & 1;
-  unsigned a1, b1, c1, d1;
-  __cpuid_count(7, 1, a1, b1, c1, d1);
-  const bool avxvnni = (a1 >> 4) & 1;
-  if (avx2 && fma) mask |= bit(Isa::avx2);
-  if (avx2 && fma && avxvnni) mask |= bit(Isa::avxvnni);
-  if (zmm_state && avx512f && avx512bw && avx512vl && avx512dq) {
-    mask |= bit(Isa::avx512bw);
-    if (avx512vnni) mask |= bit(Isa::avx512vnni);
+  const unsigned max_subleaf = a;
+  f.avx2 = (b >> 5) & 1;
+  f.avx512f = (b >> 16) & 1;
+  f.avx512dq = (b >> 17) & 1;
+  f.avx512bw = (b >> 30) & 1;
+  f.avx512vl = (b >> 31) & 1;
+  f.avx512vnni = (c >> 11) & 1;
+  if (max_subleaf >= 1) {
+    __cpuid_count(7, 1, a, b, c, d);
+    f.avxvnni = (a >> 4) & 1;
+    f.avx512bf16 = (a >> 5) & 1;
   }
-  return mask;
 }
 #endif
 
-#if defined(__aarch64__)
-uint32_t detect_arm() {
-  uint32_t mask = bit(Isa::scalar) | bit(Isa::neon);  // Advanced SIMD is baseline on AArch64
+void read_caches(CpuFeatures& f) {
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE)
+  const long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE), l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  if (l1 > 0) f.l1d_bytes = static_cast<size_t>(l1);
+  if (l2 > 0) f.l2_bytes = std::min<size_t>(std::max<size_t>(static_cast<size_t>(l2), 256 * 1024), 4 * 1024 * 1024);
+#else
+  (void)f;
+#endif
+}
+
+CpuFeatures read_features() {
+  CpuFeatures f;
+  read_caches(f);
+#if defined(QGEMM_SIMDE_EMULATION)
+  // The x86 kernels are portable SIMDe code, runnable on any CPU.
+  f.os_ymm = f.os_zmm = f.avx2 = f.fma = f.f16c = true;
+  f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = f.avx512vnni = f.avx512bf16 = f.avxvnni = true;
+#elif defined(QGEMM_CPU_X86)
+  read_x86(f);
+#elif defined(__aarch64__)
+  f.neon = true;
 #if defined(__linux__)
   const unsigned long hwcap = getauxval(AT_HWCAP), hwcap2 = getauxval(AT_HWCAP2);
-  if (hwcap & (1ul << 20)) mask |= bit(Isa::dotprod);  // HWCAP_ASIMDDP
-  if (hwcap2 & (1ul << 13)) mask |= bit(Isa::i8mm);    // HWCAP2_I8MM
+  f.dotprod = (hwcap & (1ul << 20)) != 0;  // HWCAP_ASIMDDP
+  f.i8mm = (hwcap2 & (1ul << 13)) != 0;    // HWCAP2_I8MM
 #endif
-  return mask;
+#endif
+  return f;
 }
+
+// Where an ISA's kernels can be built (the registry's arch column).
+#if defined(__x86_64__) || defined(_M_X64)
+constexpr bool kArch_any = true, kArch_x86 = true, kArch_arm = false;
+#elif defined(__aarch64__)
+constexpr bool kArch_any = true, kArch_x86 = false, kArch_arm = true;
+#else
+constexpr bool kArch_any = true, kArch_x86 = false, kArch_arm = false;
 #endif
 
 }  // namespace
 
+const CpuFeatures& cpu_features() noexcept {
+  static const CpuFeatures f = read_features();
+  return f;
+}
+
 uint32_t detect_cpu_isas() noexcept {
-#if defined(QGEMM_SIMDE_EMULATION)
-  // Emulation build: the x86 kernels are portable SIMDe code, runnable on any CPU.
-  return bit(Isa::scalar) | bit(Isa::avx2) | bit(Isa::avx512bw) | bit(Isa::avxvnni) |
-         bit(Isa::avx512vnni);
-#elif defined(__x86_64__) || defined(_M_X64)
-  return detect_x86();
-#elif defined(__aarch64__)
-  return detect_arm();
-#else
-  return bit(Isa::scalar);
-#endif
+  static const uint32_t mask = [] {
+    [[maybe_unused]] const CpuFeatures& f = cpu_features();
+    uint32_t m = 0;
+#define QGEMM_ISA(name, value, arch, priority, flags, ...) \
+  if (kArch_##arch && (__VA_ARGS__)) m |= 1u << static_cast<int>(Isa::name);
+#include "qgemm/isa_list.def"
+#undef QGEMM_ISA
+    return m;
+  }();
+  return mask;
 }
 
 }  // namespace detail

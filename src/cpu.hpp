@@ -1,12 +1,34 @@
-// What the CPU (and the OS) can execute, as a bit mask over qgemm::Isa.
+// What the CPU (and the OS) can execute: every CPUID / xgetbv / getauxval read of the library
+// is in src/cpu.cpp, into this one struct, asked once.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace qgemm {
 namespace detail {
 
-// Bit (1u << int(Isa::x)) is set when this CPU and OS can run ISA x. Always has scalar.
+struct CpuFeatures {
+  // x86-64: the register state the OS saves (XCR0) and the instruction set bits (CPUID).
+  bool os_ymm = false;  // SSE + AVX state
+  bool os_zmm = false;  // + opmask, ZMM_Hi256, Hi16_ZMM
+  bool avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
+  bool avx512vnni = false, avx512bf16 = false, avxvnni = false;
+  // aarch64 (getauxval): Advanced SIMD is baseline.
+  bool neon = false, dotprod = false, i8mm = false;
+  // Per-core data caches (sysconf; 32 KiB and 1 MiB where the system does not say), for the
+  // kernels' cache blocks (GemmConfig::mc_for_k). L2 is held to [256 KiB, 4 MiB], so a shared
+  // cache reported as L2 does not size blocks for memory no core has to itself.
+  size_t l1d_bytes = 32 * 1024, l2_bytes = 1024 * 1024;
+};
+
+// The features of this CPU, read once (cpuid traps to the hypervisor in a VM). In the x86
+// emulation build (SIMDe kernels) every x86 feature reads as present.
+const CpuFeatures& cpu_features() noexcept;
+
+// Bit (1u << int(Isa::x)) is set when this CPU and OS can run ISA x (the registry's predicate
+// in include/qgemm/isa_list.def over cpu_features()). Always has scalar.
 uint32_t detect_cpu_isas() noexcept;
 
 }  // namespace detail

@@ -13,64 +13,44 @@
 namespace qgemm {
 namespace detail {
 
-extern const GemmConfig kGemmConfigScalar;
-#if QGEMM_BUILT_AVX2
-extern const GemmConfig kGemmConfigAvx2;
-#endif
-#if QGEMM_BUILT_AVX512BW
-extern const GemmConfig kGemmConfigAvx512bw;
-#endif
-#if QGEMM_BUILT_AVXVNNI
-extern const GemmConfig kGemmConfigAvxvnni;
-#endif
-#if QGEMM_BUILT_AVX512VNNI
-extern const GemmConfig kGemmConfigAvx512vnni;
-#endif
-#if QGEMM_BUILT_NEON
-extern const GemmConfig kGemmConfigNeon;
-#endif
-#if QGEMM_BUILT_DOTPROD
-extern const GemmConfig kGemmConfigDotprod;
-#endif
-#if QGEMM_BUILT_I8MM
-extern const GemmConfig kGemmConfigI8mm;
-#endif
+// One GEMM descriptor per ISA built into this library: CMake writes the list of built ISAs
+// (qgemm_built_isas.inc: QGEMM_BUILT_ISA(name) lines) and each kernel defines kGemmConfig_<name>.
+#define QGEMM_BUILT_ISA(name) extern const GemmConfig kGemmConfig_##name;
+#include "qgemm_built_isas.inc"
+#undef QGEMM_BUILT_ISA
 
 namespace {
 
-// Best first.
-constexpr Isa kPriority[] = {Isa::avx512vnni, Isa::avxvnni, Isa::avx512bw, Isa::avx2,
-                             Isa::i8mm,       Isa::dotprod, Isa::neon,     Isa::scalar};
+#define QGEMM_ISA(name, value, ...) static_assert((value) >= 0 && (value) < kIsaCount, "ISA values are 0..kIsaCount-1");
+#include "qgemm/isa_list.def"
+#undef QGEMM_ISA
+
+int priority(Isa isa) {
+  switch (isa) {
+#define QGEMM_ISA(name, value, arch, prio, ...) \
+  case Isa::name:                                 \
+    return prio;
+#include "qgemm/isa_list.def"
+#undef QGEMM_ISA
+  }
+  return -1;
+}
 
 const GemmConfig* built_config(Isa isa) {
   switch (isa) {
-    case Isa::scalar: return &kGemmConfigScalar;
-#if QGEMM_BUILT_AVX2
-    case Isa::avx2: return &kGemmConfigAvx2;
-#endif
-#if QGEMM_BUILT_AVX512BW
-    case Isa::avx512bw: return &kGemmConfigAvx512bw;
-#endif
-#if QGEMM_BUILT_AVXVNNI
-    case Isa::avxvnni: return &kGemmConfigAvxvnni;
-#endif
-#if QGEMM_BUILT_AVX512VNNI
-    case Isa::avx512vnni: return &kGemmConfigAvx512vnni;
-#endif
-#if QGEMM_BUILT_NEON
-    case Isa::neon: return &kGemmConfigNeon;
-#endif
-#if QGEMM_BUILT_DOTPROD
-    case Isa::dotprod: return &kGemmConfigDotprod;
-#endif
-#if QGEMM_BUILT_I8MM
-    case Isa::i8mm: return &kGemmConfigI8mm;
-#endif
+#define QGEMM_BUILT_ISA(name) \
+  case Isa::name:             \
+    return &kGemmConfig_##name;
+#include "qgemm_built_isas.inc"
+#undef QGEMM_BUILT_ISA
     default: return nullptr;
   }
 }
 
+// The registered descriptors: a copy of each built kernel's that this CPU runs, completed by
+// its resolve() hook, so run-time facts (an SVE vector length) are settled once, here.
 struct Table {
+  GemmConfig store[kIsaCount] = {};
   const GemmConfig* gemm[kIsaCount] = {};
   Isa best = Isa::scalar;
 };
@@ -79,13 +59,17 @@ const Table& table() {
   static const Table t = [] {
     Table t;
     const uint32_t cpu = detect_cpu_isas();
-    for (int i = 0; i < kIsaCount; ++i)
-      if (cpu & (1u << i)) t.gemm[i] = built_config(static_cast<Isa>(i));
-    for (Isa isa : kPriority)
-      if (t.gemm[static_cast<int>(isa)]) {
-        t.best = isa;
-        break;
-      }
+    for (int i = 0; i < kIsaCount; ++i) {
+      const GemmConfig* built = (cpu & (1u << i)) ? built_config(static_cast<Isa>(i)) : nullptr;
+      if (!built) continue;
+      t.store[i] = *built;
+      if (t.store[i].resolve) t.store[i].resolve(&t.store[i]);
+      t.gemm[i] = &t.store[i];
+    }
+    for (int i = 0; i < kIsaCount; ++i) {
+      const Isa isa = static_cast<Isa>(i);
+      if (t.gemm[i] && priority(isa) > priority(t.best)) t.best = isa;
+    }
     return t;
   }();
   return t;
@@ -145,14 +129,11 @@ using namespace detail;
 
 const char* isa_name(Isa isa) noexcept {
   switch (isa) {
-    case Isa::scalar: return "scalar";
-    case Isa::avx2: return "avx2";
-    case Isa::avx512bw: return "avx512bw";
-    case Isa::avxvnni: return "avxvnni";
-    case Isa::avx512vnni: return "avx512vnni";
-    case Isa::neon: return "neon";
-    case Isa::dotprod: return "dotprod";
-    case Isa::i8mm: return "i8mm";
+#define QGEMM_ISA(name, ...) \
+  case Isa::name:            \
+    return #name;
+#include "qgemm/isa_list.def"
+#undef QGEMM_ISA
   }
   return "unknown";
 }

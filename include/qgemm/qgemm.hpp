@@ -33,19 +33,19 @@ const char* status_name(Status s) noexcept;
 const char* last_error_message() noexcept;
 
 // ---------------------------------------------------------------------------------------
-// Instruction sets. Dispatch picks the best one the CPU can run, in this priority order:
-// x86-64: avx512vnni > avxvnni > avx512bw > avx2 > scalar; aarch64: i8mm > dotprod > neon > scalar.
+// Instruction sets, one per entry of the ISA registry (include/qgemm/isa_list.def). Dispatch
+// picks the available one of highest priority: on x86-64 avx512vnni > avxvnni > avx512bw >
+// avx2 > scalar; on aarch64 i8mm > dotprod > neon > scalar.
 enum class Isa : int32_t {
-  scalar = 0,
-  avx2 = 1,
-  avx512bw = 2,
-  avxvnni = 3,
-  avx512vnni = 4,
-  neon = 5,
-  dotprod = 6,
-  i8mm = 7,
+#define QGEMM_ISA(name, value, ...) name = value,
+#include "qgemm/isa_list.def"
+#undef QGEMM_ISA
 };
-constexpr int kIsaCount = 8;
+constexpr int kIsaCount = 0
+#define QGEMM_ISA(...) +1
+#include "qgemm/isa_list.def"
+#undef QGEMM_ISA
+    ;
 
 // Lower-case name as accepted by QGEMM_ISA ("scalar", "avx2", ...).
 const char* isa_name(Isa isa) noexcept;

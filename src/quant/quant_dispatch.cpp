@@ -8,10 +8,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <cpuid.h>
-#endif
-
 #include "cpu.hpp"
 #include "errors.hpp"
 #include "qgemm/quantize.hpp"
@@ -28,56 +24,23 @@ extern const QuantKernels kQuantKernelsScalar = {
 
 namespace {
 
+// The GEMM ISA's CPU check (registry predicate over src/cpu.hpp's features) plus F16C, which
+// these kernels use for float16 activations; for the bf16-X kernels also AVX512_BF16.
 #if QGEMM_BUILT_W8_AVX2
-// cpuid traps to the hypervisor in a VM (microseconds): asked once, not per call.
-bool avx2_runnable_uncached() {
-  if (!(detect_cpu_isas() & (1u << static_cast<int>(Isa::avx2)))) return false;
-#if defined(QGEMM_SIMDE_EMULATION)
-  return true;
-#else
-  unsigned a, b, c, d;
-  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
-  return (c >> 29) & 1;  // F16C
-#endif
-}
-
 bool avx2_runnable() {
-  static const bool ok = avx2_runnable_uncached();
-  return ok;
+  return (detect_cpu_isas() & (1u << static_cast<int>(Isa::avx2))) && cpu_features().f16c;
 }
 #endif
 
 #if QGEMM_BUILT_W8_NEON
 // Advanced SIMD (with FCVTL for float16) is baseline AArch64; asked of the detection anyway.
-bool neon_runnable() {
-  static const bool ok = (detect_cpu_isas() & (1u << static_cast<int>(Isa::neon))) != 0;
-  return ok;
-}
+bool neon_runnable() { return (detect_cpu_isas() & (1u << static_cast<int>(Isa::neon))) != 0; }
 #endif
 
 #if QGEMM_BUILT_W8_AVX512
-// detect_cpu_isas()'s avx512bw (F/BW/VL/DQ + the OS's zmm and opmask state in XCR0) plus FMA
-// and F16C (CPUID.1:ECX bits 12, 29) and, for bf16, AVX512_BF16 (CPUID.(EAX=7,ECX=1):EAX bit 5).
-bool avx512_runnable_uncached(bool bf16) {
-  if (!(detect_cpu_isas() & (1u << static_cast<int>(Isa::avx512bw)))) return false;
-#if defined(QGEMM_SIMDE_EMULATION)
-  (void)bf16;
-  return true;
-#else
-  unsigned a, b, c, d;
-  if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 12) & 1) || !((c >> 29) & 1)) return false;
-  if (!bf16) return true;
-  if (__get_cpuid_max(0, nullptr) < 7) return false;
-  __cpuid_count(7, 0, a, b, c, d);
-  if (a < 1) return false;  // no subleaf 1
-  __cpuid_count(7, 1, a, b, c, d);
-  return (a >> 5) & 1;
-#endif
-}
-
-bool avx512_runnable() {
-  static const bool ok = avx512_runnable_uncached(false);
-  return ok;
+bool avx512_runnable(bool bf16 = false) {
+  const CpuFeatures& f = cpu_features();
+  return (detect_cpu_isas() & (1u << static_cast<int>(Isa::avx512bw))) && f.f16c && (!bf16 || f.avx512bf16);
 }
 #endif
 
@@ -121,8 +84,7 @@ const QuantKernels& quant_kernels() noexcept { return *table_for(quant_isa()); }
 
 const W8Bf16Kernels* w8_bf16_kernels() noexcept {
 #if QGEMM_BUILT_W8_AVX512BF16 && QGEMM_BUILT_W8_AVX512
-  static const bool ok = avx512_runnable_uncached(true);
-  if (ok && quant_isa() == Isa::avx512bw && g_bf16_allowed.load()) return &kW8Bf16KernelsAvx512bf16;
+  if (avx512_runnable(true) && quant_isa() == Isa::avx512bw && g_bf16_allowed.load()) return &kW8Bf16KernelsAvx512bf16;
 #endif
   return nullptr;
 }
