@@ -66,35 +66,52 @@ using GemmUkernelFn = void (*)(size_t m, size_t n, size_t kp, const uint8_t* a,
                                const int8_t* b_panel, const int32_t* row_sum, void* c,
                                size_t c_row_stride_bytes, const StageParams* params, size_t j0);
 
-// One dispatch-table entry: a microkernel and the tile it was written for.
+// A GEMM kernel's descriptor: everything the portable driver needs to know of one ISA's
+// kernel. Each kernel file defines one, `kGemmConfig_<isa>`; the dispatch table
+// (src/dispatch.cpp) registers the built ones, from the ISA registry (include/qgemm/isa_list.def).
+// Fields after `ukernel` are optional (0 / null: the driver's default), so a simple kernel
+// states only its tile.
+//
+// B is always in the packed-B layout above (src/pack_weights.cpp, NR x KR groups); A is packed
+// generically ([kp/KR][MR][KR] panels), by the kernel's own pack_a_tile, or read in place.
 struct GemmConfig {
   Isa isa;
   const char* name;        // e.g. "u8s8_gemm_4x8c4__scalar"
-  uint32_t mr, nr, kr;     // tile rows, tile columns, K group
+  uint32_t mr, nr, kr;     // tile rows, tile columns, K group (nr may be set by resolve())
   GemmUkernelFn ukernel;
   // Rows up to which the driver passes A in place instead of packing it (needs K % KR == 0);
   // 0 = always pack.
-  uint32_t max_m_unpacked;
-  // Cache blocks in rows (MC) and columns (NC) for a depth of kp bytes; 0 = driver default.
-  size_t (*mc_for_k)(size_t kp);
-  size_t (*nc_for_k)(size_t kp);
+  uint32_t max_m_unpacked = 0;
+  // MC, rows of A per cache block, for a depth of kp bytes on a core with l2_bytes of L2 (the
+  // size detected at run time, so a kernel tuned on one CPU scales to another: its formula
+  // says which L2 it was measured with). The driver rounds it down to whole MR-row tiles.
+  // Null: A's block takes half of L2, at most 1024 rows.
+  size_t (*mc_for_k)(size_t kp, size_t l2_bytes) = nullptr;
   // Optional kernel-specific A packing (null: the generic panels above). pack_a_tile packs rows
   // [0, m) of A (m <= MR; rows >= m and K values >= k read as zero) into one tile of
   // a_tile_bytes(kp) bytes at dst; the driver packs each MR-row tile of an MC block once and
   // reuses it for every column panel. The kernel then gets a_row_stride = a_kgroup_stride = 0.
   // Used where the packing can do per-block work that would otherwise be repeated per panel
   // (the AVX2 kernel's saturation check and int16 widening).
-  size_t (*a_tile_bytes)(size_t kp);
-  void (*pack_a_tile)(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, uint8_t* dst);
+  size_t (*a_tile_bytes)(size_t kp) = nullptr;
+  void (*pack_a_tile)(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, uint8_t* dst) = nullptr;
   // True when the kernel reads row_sum only as row_sum[i] * zb[j] (the accumulator above): the
   // driver then skips A's row sums when every zb[j] is 0 and passes zeros. False (the default
   // of an entry that leaves it out) where the kernel needs them anyway, e.g. the NEON and
   // dotprod kernels, which flip B to unsigned and subtract 128 * row_sum[i].
-  bool row_sum_only_with_zb;
+  bool row_sum_only_with_zb = false;
   // K values per block over which the kernel chooses between its loops (the AVX2 and AVX-512BW
   // saturation check and int16 split); 0 = one loop for all K. Read by the tests, which cross
   // these block edges.
-  uint32_t k_block;
+  uint32_t k_block = 0;
+  // Per-task hooks for kernels that hold state outside the registers the compiler manages
+  // (AMX tile configuration): each task calls task_begin() on its thread before its first
+  // microkernel call and task_end() after its last, so caller threads and pools need nothing.
+  void (*task_begin)() = nullptr;
+  void (*task_end)() = nullptr;
+  // Called once on the dispatch table's copy of this descriptor when the table is built, to set
+  // what is known only at run time, e.g. a vector-length-dependent NR (SVE). Null: none.
+  void (*resolve)(GemmConfig* cfg) = nullptr;
 };
 
 // Calls f(std::integral_constant<size_t, R>{}) with R = min(m, MR), m >= 1: kernels specialise

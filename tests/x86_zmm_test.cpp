@@ -28,7 +28,7 @@
 // Weak: the test links (and skips) in a build without these kernels.
 namespace qgemm {
 namespace detail {
-extern const GemmConfig kGemmConfigAvx512bw __attribute__((weak));
+extern const GemmConfig kGemmConfig_avx512bw __attribute__((weak));
 namespace avx512bw {
 extern PathCounters g_path_counters __attribute__((weak));
 }
@@ -256,7 +256,7 @@ TEST_F(Avx512bwExact, RandomMixedData) {
 TEST_F(Avx512bwExact, UkernelOnItsOwnPackedA) {
   using qgemm::detail::StageKind;
   using qgemm::detail::StageParams;
-  const auto& cfg = qgemm::detail::kGemmConfigAvx512bw;
+  const auto& cfg = qgemm::detail::kGemmConfig_avx512bw;
   ASSERT_EQ(cfg.nr, 32u);
   ASSERT_EQ(cfg.kr, 4u);
   ASSERT_NE(cfg.pack_a_tile, nullptr);

@@ -38,9 +38,9 @@ void u8s8_gemm_4x8c4__scalar(size_t m, size_t n, size_t kp, const uint8_t* a,
 
 }  // namespace
 
-extern const GemmConfig kGemmConfigScalar = {
+extern const GemmConfig kGemmConfig_scalar = {
     Isa::scalar, "u8s8_gemm_4x8c4__scalar", kMR, kNR, kKR, u8s8_gemm_4x8c4__scalar,
-    /*max_m_unpacked=*/0, nullptr, nullptr, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
+    /*max_m_unpacked=*/0, nullptr, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
 
 }  // namespace detail
 }  // namespace qgemm

@@ -97,11 +97,11 @@ void u8s8_gemm_8x12c4__dotprod(size_t m, size_t n, size_t kp, const uint8_t* a,
 
 }  // namespace
 
-extern const GemmConfig kGemmConfigDotprod = {
+extern const GemmConfig kGemmConfig_dotprod = {
     Isa::dotprod, "u8s8_gemm_8x12c4__dotprod", kMR, kNR, kKR, u8s8_gemm_8x12c4__dotprod,
     // A always packed: in-place rows cost 8 loads + lane inserts per K step instead of 2
     // loads (the kernel still accepts in-place A; the oracle suite passed with this at 64).
-    /*max_m_unpacked=*/0, nullptr, nullptr, nullptr, nullptr,
+    /*max_m_unpacked=*/0, nullptr, nullptr, nullptr,
     /*row_sum_only_with_zb=*/false, /*k_block=*/0};  // B flipped to unsigned: 128 * row_sum is subtracted
 
 }  // namespace detail

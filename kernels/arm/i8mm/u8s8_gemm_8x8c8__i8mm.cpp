@@ -84,11 +84,11 @@ void u8s8_gemm_8x8c8__i8mm(size_t m, size_t n, size_t kp, const uint8_t* a, size
 
 }  // namespace
 
-extern const GemmConfig kGemmConfigI8mm = {
+extern const GemmConfig kGemmConfig_i8mm = {
     Isa::i8mm, "u8s8_gemm_8x8c8__i8mm", kMR, kNR, kKR, u8s8_gemm_8x8c8__i8mm,
     // A always packed: in-place row pairs cost 8 loads + 4 combines per K step instead of
     // 4 loads (the kernel still accepts in-place A; the oracle suite passed with this at 64).
-    /*max_m_unpacked=*/0, nullptr, nullptr, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
+    /*max_m_unpacked=*/0, nullptr, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
 
 }  // namespace detail
 }  // namespace qgemm

@@ -72,11 +72,11 @@ void u8s8_gemm_4x4c16__neon(size_t m, size_t n, size_t kp, const uint8_t* a, siz
 
 }  // namespace
 
-extern const GemmConfig kGemmConfigNeon = {
+extern const GemmConfig kGemmConfig_neon = {
     Isa::neon, "u8s8_gemm_4x4c16__neon", kMR, kNR, kKR, u8s8_gemm_4x4c16__neon,
     // A in place up to 16 rows (when K % 16 == 0): the K loop is the same instruction stream
     // for packed and in-place A (one 16-byte load per row), so small M skips packing A.
-    /*max_m_unpacked=*/16, nullptr, nullptr, nullptr, nullptr,
+    /*max_m_unpacked=*/16, nullptr, nullptr, nullptr,
     /*row_sum_only_with_zb=*/false, /*k_block=*/0};  // B flipped to unsigned: 128 * row_sum is subtracted
 
 }  // namespace detail

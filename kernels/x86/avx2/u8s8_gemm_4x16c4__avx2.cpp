@@ -383,12 +383,12 @@ QGEMM_INLINE uint8_t a_at(const uint8_t* a, size_t lda, size_t m, size_t k, size
   return i < m && kk < k ? a[i * lda + kk] : 0;
 }
 
-// MC: rows of A whose u8 bytes fill 256 KiB, so the block packed for the exact loop (int16,
-// twice that) still fits the 512 KiB L2 of Zen 3; 64 to 512 KiB measured within the noise at
-// K = 768 (M = 128, 512), 512 KiB slightly slower at M = 512.
-size_t mc_for_k(size_t kp) {
-  const size_t rows = (256 * 1024) / std::max<size_t>(kp, 1);
-  return std::max<size_t>(kMR, std::min<size_t>(rows / kMR * kMR, 1024));
+// MC: rows of A whose u8 bytes fill half of L2, so the block packed for the exact loop (int16,
+// twice that) still fits L2; chosen on Zen 3 (512 KiB L2), where 64 to 512 KiB of u8 rows
+// measured within the noise at K = 768 (docs/notes/issue-5-packed-a.md).
+size_t mc_for_k(size_t kp, size_t l2_bytes) {
+  const size_t rows = (l2_bytes / 2) / std::max<size_t>(kp, 1);
+  return std::max<size_t>(kMR, std::min<size_t>(rows, 1024));
 }
 
 void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, uint8_t* dst) {
@@ -552,9 +552,9 @@ void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, siz
 
 // A is read in place (K % 4 == 0) up to 4 rows, where a packing pass would be redone for one
 // tile; above that the driver packs it with pack_a_tile. Cache blocks: driver default.
-extern const GemmConfig kGemmConfigAvx2 = {
+extern const GemmConfig kGemmConfig_avx2 = {
     Isa::avx2, "u8s8_gemm_4x16c4__avx2", kMR, kNR, kKR, u8s8_gemm_4x16c4__avx2,
-    /*max_m_unpacked=*/kMR, mc_for_k, nullptr, a_tile_bytes, pack_a_tile,
+    /*max_m_unpacked=*/kMR, mc_for_k, a_tile_bytes, pack_a_tile,
     /*row_sum_only_with_zb=*/true, /*k_block=*/kBlockGroups * kKR};
 
 }  // namespace detail

@@ -52,12 +52,12 @@ constexpr int kNV = static_cast<int>(kNR / 16);
 // K-groups per safety decision: 256 k.
 constexpr size_t kChunk = 64;
 
-// MC: rows whose u8 bytes fill 384 KiB, so a block packed all-exact (twice the bytes, see
-// pack_a_tile) plus a 32 x kp B panel stays inside a 1 MiB L2 (Skylake-X, Zen 4; Sapphire
-// Rapids has 2 MiB).
-size_t mc_for_k(size_t kp) {
-  const size_t rows = 384 * 1024 / std::max<size_t>(kp, 1);
-  return std::max(kMR, std::min<size_t>(rows, 1024) / kMR * kMR);
+// MC: rows whose u8 bytes fill 3/8 of L2, so a block packed all-exact (twice the bytes, see
+// pack_a_tile) plus a 32 x kp B panel stays inside L2 (sized for the 1 MiB L2 of Skylake-X
+// and Zen 4; measured on Sapphire Rapids, 2 MiB).
+size_t mc_for_k(size_t kp, size_t l2_bytes) {
+  const size_t rows = (l2_bytes / 8 * 3) / std::max<size_t>(kp, 1);
+  return std::max(kMR, std::min<size_t>(rows, 1024));
 }
 
 inline __m512i broadcast4(const uint8_t* p) {
@@ -247,9 +247,9 @@ void u8s8_gemm_8x32c4__avx512bw(size_t m, size_t n, size_t kp, const uint8_t* a,
 
 // A is always packed, by pack_a_tile (max_m_unpacked = 0): the tile computes only rows [0, m),
 // so one packed row costs K bytes of copying, little next to streaming B even at M = 1.
-extern const GemmConfig kGemmConfigAvx512bw = {
+extern const GemmConfig kGemmConfig_avx512bw = {
     Isa::avx512bw, "u8s8_gemm_8x32c4__avx512bw", kMR, kNR, kKR, u8s8_gemm_8x32c4__avx512bw,
-    /*max_m_unpacked=*/0, mc_for_k, nullptr, a_tile_bytes, pack_a_tile,
+    /*max_m_unpacked=*/0, mc_for_k, a_tile_bytes, pack_a_tile,
     /*row_sum_only_with_zb=*/true, /*k_block=*/kChunk * kKR};
 
 }  // namespace detail

@@ -37,13 +37,13 @@ namespace {
 constexpr size_t kMR = 6, kNR = 64, kKR = 4;
 constexpr int kNV = static_cast<int>(kNR / 16);
 
-// MC: an MC x kp block of packed A plus the 64 x kp B panel it is multiplied with in 3/4 of
-// Zen 5's 1 MiB L2 (the A tile, 6 x kp, and the stream of B then come from L2 into the 48 KiB
-// L1d). Not tuned by measurement (no AVX-512 here).
-size_t mc_for_k(size_t kp) {
-  const size_t budget = 768 * 1024 / (kp ? kp : 1);
+// MC: an MC x kp block of packed A plus the 64 x kp B panel it is multiplied with in 3/4 of L2
+// (the A tile, 6 x kp, and the stream of B then come from L2 into L1d). Sized for Zen 5's
+// 1 MiB L2, not yet tuned by measurement.
+size_t mc_for_k(size_t kp, size_t l2_bytes) {
+  const size_t budget = (l2_bytes / 4 * 3) / (kp ? kp : 1);
   const size_t rows = budget > kNR + kMR ? budget - kNR : kMR;
-  return std::max(kMR, std::min<size_t>(rows, 1020) / kMR * kMR);
+  return std::max(kMR, std::min<size_t>(rows, 1024));
 }
 
 inline __m512i broadcast4(const uint8_t* p) {
@@ -112,9 +112,9 @@ void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* 
 // max_m_unpacked = 16: up to 16 rows A is read in place (row sums computed by the driver), the
 // packing pass is skipped and each 64-column B panel is read from memory once, then reused
 // from L2 by the (at most 3) row tiles.
-extern const GemmConfig kGemmConfigAvx512vnni = {
+extern const GemmConfig kGemmConfig_avx512vnni = {
     Isa::avx512vnni, "u8s8_gemm_6x64c4__avx512vnni", kMR, kNR, kKR, u8s8_gemm_6x64c4__avx512vnni,
-    /*max_m_unpacked=*/16, mc_for_k, nullptr, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
+    /*max_m_unpacked=*/16, mc_for_k, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
 
 }  // namespace detail
 }  // namespace qgemm

@@ -53,9 +53,9 @@ void u8s8_gemm_6x16c4__avxvnni(size_t m, size_t n, size_t kp, const uint8_t* a, 
 }  // namespace
 
 // max_m_unpacked = 16: a few rows are read in place (K % 4 == 0) instead of being packed.
-extern const GemmConfig kGemmConfigAvxvnni = {
+extern const GemmConfig kGemmConfig_avxvnni = {
     Isa::avxvnni, "u8s8_gemm_6x16c4__avxvnni", kMR, kNR, kKR, u8s8_gemm_6x16c4__avxvnni,
-    /*max_m_unpacked=*/16, nullptr, nullptr, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
+    /*max_m_unpacked=*/16, nullptr, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
 
 }  // namespace detail
 }  // namespace qgemm

@@ -1,0 +1,90 @@
+// The GEMM driver, one stage per file:
+//   src/gemm.cpp         the API entry: checks -> plan -> run
+//   src/gemm_checks.cpp  argument checks and the exact int32 overflow bound
+//   src/dispatch.cpp     the active ISA's kernel descriptor
+//   src/gemm_plan.cpp    blocking (MC), the task grid, scratch, the per-call output-stage tables
+//   src/gemm_run.cpp     the tasks: A's row sums and packing, the microkernel calls
+//   kernels/             the microkernels, with the output stage fused into their stores
+// Internal header: not installed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "packed_weights.hpp"
+#include "qgemm/qgemm.hpp"
+#include "ukernel.hpp"
+
+namespace qgemm {
+namespace detail {
+
+// ---- checks (src/gemm_checks.cpp)
+
+// Every check of a gemm() call, in the order the README's error table gives: nothing is
+// written before all of them pass. On success *cfg is the active kernel's descriptor (the one
+// the weights were packed for) and [*lo, *hi] the resolved u8/s8 clamp range.
+Status check_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
+                  const OutputStage& out, const void* c, int64_t ldc, const GemmOptions& opt,
+                  const GemmConfig** cfg, int32_t* lo, int32_t* hi) noexcept;
+size_t element_size(OutputType t);
+
+// ---- plan (src/gemm_plan.cpp)
+
+// The calling thread's scratch arena for one call (see gemm_plan.cpp), or a private heap block
+// when the arena is already leased by an outer call on this thread.
+class ScratchLease {
+ public:
+  ScratchLease() = default;
+  ~ScratchLease();
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  void* acquire(size_t bytes);  // once; null when the allocation fails
+  // Marks the slack and redzone after a region of `used` bytes at `offset` unaddressable in
+  // AddressSanitizer builds (no-op otherwise).
+  void guard(size_t offset, size_t used) const;
+
+ private:
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+  bool leased_ = false;
+};
+
+// Everything the tasks need; read-only while they run.
+struct GemmPlan {
+  const GemmConfig* cfg = nullptr;
+  const PackedWeights* b = nullptr;
+  StageParams params{};
+  const uint8_t* a = nullptr;
+  size_t lda = 0;
+  char* c = nullptr;
+  size_t c_stride = 0, esize = 0;
+  size_t m = 0, n = 0, k = 0, kp = 0, mc = 0;
+  bool in_place = false;
+  bool need_row_sums = true;  // false when every zb[j] is 0 and the kernel uses row_sum only with zb
+  size_t tm = 1, tn = 1;      // task grid: tm row groups x tn column groups
+  size_t mt = 0, np = 0;      // MR row tiles, NR column panels
+  char* slices = nullptr;     // one slice per task: packed A, then the row sums at rsum_offset
+  size_t rsum_offset = 0, slice_bytes = 0;
+  ScratchLease lease;         // owns the tables and slices for the call
+  size_t tasks() const { return tm * tn; }
+};
+
+// Blocking, task grid, scratch and output-stage tables of a checked call with M, N > 0; fails
+// only with out_of_memory (scratch too large or not allocatable), before anything is written.
+Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights& b,
+                 const GemmConfig& cfg, const OutputStage& out, int32_t lo, int32_t hi, void* c,
+                 int64_t ldc, const GemmOptions& opt, GemmPlan* plan) noexcept;
+// Rows of A per MC block at depth kp (a multiple of MR).
+size_t row_block(const GemmConfig& cfg, size_t kp);
+
+// ---- run (src/gemm_run.cpp)
+
+// The generic A packer (kernels without their own pack_a_tile): rows [0, mb) of A (lda) into
+// MR-row panels [kp/KR][MR][KR], zero padded, each panel MR*kp bytes.
+void pack_a_panels(size_t mb, size_t k, size_t kp, const uint8_t* a, size_t lda, size_t mr, size_t kr,
+                   uint8_t* dst);
+// Runs the plan's tasks: on the calling thread, the caller's parallel_for, or OpenMP.
+void run_gemm(const GemmPlan& plan, const GemmOptions& opt) noexcept;
+
+}  // namespace detail
+}  // namespace qgemm
