@@ -4,15 +4,15 @@
 // <= 127 (then |a0*b0 + a1*b1| <= 127*128*2 < 32768 for any weights), checked per block at run
 // time, and a widening loop elsewhere: A zero-extended and B sign-extended to int16, vpmaddwd.
 // Both loops need two multiply uops per 32 multiply-adds; the widening one needs twice the vpaddd.
-// Which loop ran is counted in x86/exact_path_counts.hpp.
+// Which loop ran is counted per K block (kernels/path_counters.hpp).
 // Two ways in: A read in place (M <= 4: the check and the widening run per tile), or A packed
 // by this file's pack_a_tile (M > 4: checked and widened once per MC block; the layout is
 // described above pack_a_tile). docs/notes/issue-5-packed-a.md has the measurements.
 #include <algorithm>
 #include <cstring>
 
+#include "path_counters.hpp"
 #include "ukernel.hpp"
-#include "x86/exact_path_counts.hpp"
 #include "x86/intrin.hpp"
 #include "x86/output_stage_ymm.hpp"
 
@@ -510,8 +510,8 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
     blk = end;
     g0 = g1;
   }
-  g_x86_path_counts.fast_blocks += fast;
-  g_x86_path_counts.exact_blocks += exact;
+  count_path(Path::avx2_fast_block, fast);
+  count_path(Path::avx2_exact_block, exact);
   ymm::store_tile<kMR, kNV>(acc, m, n, row_sum, c, c_stride, *p, j0);
 }
 
@@ -533,8 +533,8 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const i
       ++exact;
     }
   }
-  g_x86_path_counts.fast_blocks += fast;
-  g_x86_path_counts.exact_blocks += exact;
+  count_path(Path::avx2_fast_block, fast);
+  count_path(Path::avx2_exact_block, exact);
   ymm::store_tile<kMR, kNV>(acc, M, n, row_sum, c, c_stride, *p, j0);
 }
 

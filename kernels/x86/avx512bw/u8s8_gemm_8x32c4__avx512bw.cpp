@@ -12,23 +12,19 @@
 //     (done by the packer), B into sign-extended (b0,b2) and (b1,b3), two vpmaddwd
 //     (|a*b + a*b| <= 65280, no saturation possible) and two vpaddd ("exact" chunk).
 // Both paths leave the same int32 per column in the same lanes, so chunks mix freely; the
-// kernel runs one loop per run of same-kind chunks. The choice is counted in
-// avx512bw::g_path_counters (path_counters.hpp) for the tests.
+// kernel runs one loop per run of same-kind chunks. The choice is counted per chunk for the
+// tests (kernels/path_counters.hpp).
 
 #include <algorithm>
 #include <cstring>
 
+#include "path_counters.hpp"
 #include "ukernel.hpp"
-#include "x86/avx512bw/path_counters.hpp"
 #include "x86/intrin.hpp"
 #include "x86/output_stage_zmm.hpp"
 
 namespace qgemm {
 namespace detail {
-
-namespace avx512bw {
-PathCounters g_path_counters;
-}  // namespace avx512bw
 
 namespace {
 
@@ -224,8 +220,8 @@ void tile_packed(size_t n, size_t kp, const uint8_t* a, const int8_t* b, const i
     ch = end;
     g0 = g1;
   }
-  if (n_maddubs) avx512bw::g_path_counters.maddubs_chunks.fetch_add(n_maddubs, std::memory_order_relaxed);
-  if (n_exact) avx512bw::g_path_counters.exact_chunks.fetch_add(n_exact, std::memory_order_relaxed);
+  count_path(Path::avx512bw_maddubs_chunk, n_maddubs);
+  count_path(Path::avx512bw_exact_chunk, n_exact);
   const __m512i all[8][kNV] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
                                {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
   __m512i out[M][kNV];
