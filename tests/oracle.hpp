@@ -1,6 +1,6 @@
 // The test oracle: a plain int64 triple loop and the output stages, written from the
-// arithmetic contract (README "Arithmetic", shared DESIGN.md section 1) and independent of the
-// library's code. Everything the library computes is compared bit for bit with this.
+// arithmetic contract (README "Arithmetic") and independent of the library's code. Everything
+// the library computes is compared bit for bit with this.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Adversarial inputs for the AVX2 kernel (issue 5): data that makes vpmaddubsw's int16 pair sums
 // saturate (A = 255 with weight pairs (127, 127), (-128, -128), (127, -128)), data that provably
-// cannot (A <= 127), and problems mixing both within one call. The kernel's path counters
-// (kernels/x86/exact_path_counts.hpp) prove which loop ran; every result is compared bit for bit
+// cannot (A <= 127), and problems mixing both within one call. The kernels' path counters
+// (kernels/path_counters.hpp) prove which loop ran; every result is compared bit for bit
 // with the oracle through every output stage.
 #include <gtest/gtest.h>
 
@@ -10,16 +10,15 @@
 #include <random>
 
 #include "test_util.hpp"
-#include "x86/exact_path_counts.hpp"
+#include "path_counters.hpp"
 
 namespace {
 
 using qgemm::Isa;
 using qgemm::OutputType;
 using qgemm::Rounding;
-using qgemm::detail::reset_x86_path_counts;
-using qgemm::detail::x86_path_counts;
-using qgemm::detail::X86PathCounts;
+using qgemm::detail::Path;
+using qgemm::detail::path_count;
 
 class X86Exact : public testing::Test {
  protected:
@@ -75,10 +74,15 @@ void run_stages(const oracle::Problem& p, bool per_column) {
   qtest::run_and_compare(p, qgemm::output_f32(0.02f, wscale.data(), per_column, p.bias_f32.data()), "f32");
 }
 
+// The AVX2 kernel's K blocks per loop in one run of f (on every thread it used).
+struct X86PathCounts {
+  uint64_t fast_blocks, exact_blocks;
+};
 X86PathCounts counts_of(const std::function<void()>& f) {
-  reset_x86_path_counts();
+  qgemm::detail::start_path_counting();
   f();
-  return x86_path_counts();
+  qgemm::detail::stop_path_counting();
+  return {path_count(Path::avx2_fast_block), path_count(Path::avx2_exact_block)};
 }
 
 // A = 255 everywhere with each saturating weight pair: only the exact loop may run.

@@ -20,21 +20,14 @@
 #include <string>
 #include <vector>
 
+#include "../kernels/path_counters.hpp"
 #include "../kernels/ukernel.hpp"
-#include "../kernels/x86/avx512bw/path_counters.hpp"
-#include "../kernels/x86/avx512vnni/path_counters.hpp"
 #include "test_util.hpp"
 
 // Weak: the test links (and skips) in a build without these kernels.
 namespace qgemm {
 namespace detail {
 extern const GemmConfig kGemmConfig_avx512bw __attribute__((weak));
-namespace avx512bw {
-extern PathCounters g_path_counters __attribute__((weak));
-}
-namespace avx512vnni {
-extern PathCounters g_path_counters __attribute__((weak));
-}
 }  // namespace detail
 }  // namespace qgemm
 
@@ -45,21 +38,18 @@ using qgemm::OutputStage;
 using qgemm::Status;
 using qgemm::WeightLayout;
 using qtest::run_and_compare;
-namespace bw = qgemm::detail::avx512bw;
-namespace vnni = qgemm::detail::avx512vnni;
+using qgemm::detail::Path;
+using qgemm::detail::path_count;
 
+// The fixtures switch the path counters on for the whole test (kernels/path_counters.hpp).
 struct BwCount {
   uint64_t maddubs, exact;
 };
-BwCount bw_count() {
-  return {bw::g_path_counters.maddubs_chunks.load(), bw::g_path_counters.exact_chunks.load()};
-}
+BwCount bw_count() { return {path_count(Path::avx512bw_maddubs_chunk), path_count(Path::avx512bw_exact_chunk)}; }
 struct VnniCount {
   uint64_t in_place, packed;
 };
-VnniCount vnni_count() {
-  return {vnni::g_path_counters.a_in_place.load(), vnni::g_path_counters.a_packed.load()};
-}
+VnniCount vnni_count() { return {path_count(Path::avx512vnni_a_in_place), path_count(Path::avx512vnni_a_packed)}; }
 
 // Bytes that end exactly where an inaccessible page begins: reading one byte past them faults.
 class GuardedBytes {
@@ -122,10 +112,13 @@ class Avx512bwExact : public testing::Test {
   void SetUp() override {
     if (!qgemm::isa_available(Isa::avx512bw))
       GTEST_SKIP() << "avx512bw is not available here (CPU lacks it or it is not built)";
-    ASSERT_NE(&bw::g_path_counters, nullptr) << "avx512bw built but its counters are missing";
     ASSERT_EQ(qgemm::set_isa(Isa::avx512bw), Status::ok) << qgemm::last_error_message();
+    qgemm::detail::start_path_counting();
   }
-  void TearDown() override { qgemm::reset_isa(); }
+  void TearDown() override {
+    qgemm::detail::stop_path_counting();
+    qgemm::reset_isa();
+  }
 };
 
 // A = a_val everywhere; B[k][j] = pair[k % 2] (so every k-group holds the pair twice).
@@ -311,10 +304,13 @@ class Avx512vnniSmallM : public testing::Test {
   void SetUp() override {
     if (!qgemm::isa_available(Isa::avx512vnni))
       GTEST_SKIP() << "avx512vnni is not available here (CPU lacks it or it is not built)";
-    ASSERT_NE(&vnni::g_path_counters, nullptr) << "avx512vnni built but its counters are missing";
     ASSERT_EQ(qgemm::set_isa(Isa::avx512vnni), Status::ok) << qgemm::last_error_message();
+    qgemm::detail::start_path_counting();
   }
-  void TearDown() override { qgemm::reset_isa(); }
+  void TearDown() override {
+    qgemm::detail::stop_path_counting();
+    qgemm::reset_isa();
+  }
 };
 
 // M = 1..16 with K % 4 == 0: A is read in place (never packed), one tile call per 6 rows and

@@ -12,23 +12,19 @@
 //     (done by the packer), B into sign-extended (b0,b2) and (b1,b3), two vpmaddwd
 //     (|a*b + a*b| <= 65280, no saturation possible) and two vpaddd ("exact" chunk).
 // Both paths leave the same int32 per column in the same lanes, so chunks mix freely; the
-// kernel runs one loop per run of same-kind chunks. The choice is counted in
-// avx512bw::g_path_counters (path_counters.hpp) for the tests.
+// kernel runs one loop per run of same-kind chunks. The choice is counted per chunk for the
+// tests (kernels/path_counters.hpp).
 
 #include <algorithm>
 #include <cstring>
 
+#include "path_counters.hpp"
 #include "ukernel.hpp"
-#include "x86/avx512bw/path_counters.hpp"
 #include "x86/intrin.hpp"
 #include "x86/output_stage_zmm.hpp"
 
 namespace qgemm {
 namespace detail {
-
-namespace avx512bw {
-PathCounters g_path_counters;
-}  // namespace avx512bw
 
 namespace {
 
@@ -43,10 +39,8 @@ namespace {
 // Both issue 32 multiplies per k-group; the exact one adds 22 simple ALU ops. On a core with
 // two 512-bit multiply pipes and more 512-bit ALUs (Zen 4/5) it should stay near the maddubs
 // path (~16 vs ~17.5 cycles); on Intel cores, where every 512-bit vector uop goes to port 0 or
-// 5, it needs 70 uops against 48 (35 vs 24 cycles, at best 0.69x). Measured on Sapphire Rapids
-// (one thread, docs/notes/sapphire-rapids.md): maddubs path 150-216 GOPS in the GEMM, 1.01-1.09x
-// oneDNN's saturating AVX512_CORE GEMM at M >= 128; exact path 123-158 GOPS, 0.67-0.74x. A
-// wider tile does not fit the exact path's registers.
+// 5, it needs 70 uops against 48 (35 vs 24 cycles, at best 0.69x; measured figures in
+// docs/kernel-notes.md#avx512bw). A wider tile does not fit the exact path's registers.
 constexpr size_t kMR = 8, kNR = 32, kKR = 4;
 constexpr int kNV = static_cast<int>(kNR / 16);
 // K-groups per safety decision: 256 k.
@@ -170,11 +164,10 @@ void tile_packed(size_t n, size_t kp, const uint8_t* a, const int8_t* b, const i
   const uint8_t* ap = a + packed_header(kp);
   // B is prefetched 4 KiB ahead (32 k-groups; near the end of a panel that is the next panel,
   // which follows in memory), so with few row tiles per panel (small M, weights from DRAM) the
-  // next bytes stream in while these compute. Sapphire Rapids, one thread (pair bench and
-  // qgemm_bench, two runs each): 4 KiB beat no prefetch and one whole panel ahead at M = 1 and
-  // 8, e.g. 8x11008x4096 4.7-6.3 ms against 7.6-8.7 (none) and 5.8-6.0 (a panel, which with
-  // 24 KiB panels no longer fits the 48 KiB L1 next to the current one). A prefetch past the
-  // last panel touches nothing and never faults.
+  // next bytes stream in while these compute. 4 KiB rather than none or a whole panel ahead
+  // (which no longer fits L1 next to the current one): chosen by measurement, see
+  // docs/kernel-notes.md#avx512bw. A prefetch past the last panel touches nothing and never
+  // faults.
   constexpr size_t pfd = 4096;
   uint64_t n_maddubs = 0, n_exact = 0;
   for (size_t ch = 0, g0 = 0; ch < chunks;) {
@@ -224,8 +217,8 @@ void tile_packed(size_t n, size_t kp, const uint8_t* a, const int8_t* b, const i
     ch = end;
     g0 = g1;
   }
-  if (n_maddubs) avx512bw::g_path_counters.maddubs_chunks.fetch_add(n_maddubs, std::memory_order_relaxed);
-  if (n_exact) avx512bw::g_path_counters.exact_chunks.fetch_add(n_exact, std::memory_order_relaxed);
+  count_path(Path::avx512bw_maddubs_chunk, n_maddubs);
+  count_path(Path::avx512bw_exact_chunk, n_exact);
   const __m512i all[8][kNV] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
                                {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
   __m512i out[M][kNV];

@@ -5,17 +5,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "path_counters.hpp"
 #include "ukernel.hpp"
-#include "x86/avx512vnni/path_counters.hpp"
 #include "x86/intrin.hpp"
 #include "x86/output_stage_zmm.hpp"
 
 namespace qgemm {
 namespace detail {
-
-namespace avx512vnni {
-PathCounters g_path_counters;
-}  // namespace avx512vnni
 
 namespace {
 
@@ -97,9 +93,7 @@ void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* 
                                   const int32_t* row_sum, void* c, size_t c_row_stride,
                                   const StageParams* params, size_t j0) {
   // A packed panel steps MR*KR bytes per k-group, A in place KR.
-  auto& counter = a_kgroup_stride == kKR ? avx512vnni::g_path_counters.a_in_place
-                                         : avx512vnni::g_path_counters.a_packed;
-  counter.fetch_add(1, std::memory_order_relaxed);
+  count_path(a_kgroup_stride == kKR ? Path::avx512vnni_a_in_place : Path::avx512vnni_a_packed, 1);
   const StageParams& p = *params;
   with_rows<kMR>(m, [&](auto rows) {
     tile<decltype(rows)::value>(n, kp, a, a_row_stride, a_kgroup_stride, b,

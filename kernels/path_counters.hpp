@@ -1,0 +1,50 @@
+// Which loop or A path a GEMM microkernel took, for the tests: a test run that never executed
+// an ISA path it should have is a failure, and these counts prove which ones ran. One fixed
+// table, every counter named below, defined once in src/path_counters.cpp (baseline ISA). The
+// kernels add to it once per tile or run of K blocks (never in an inner loop), with relaxed
+// atomics, and only while a test has switched counting on; off (the default) a kernel pays one
+// relaxed load of a flag that nothing writes. Internal: not installed, not part of the API.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace qgemm {
+namespace detail {
+
+enum class Path : unsigned {
+  avx2_fast_block,         // AVX2 K blocks on vpmaddubsw + vpmaddwd(1) (A block all <= 127)
+  avx2_exact_block,        // AVX2 K blocks on the int16 loop (zero-/sign-extension + vpmaddwd)
+  avx512bw_maddubs_chunk,  // AVX-512BW K chunks on vpmaddubsw (A chunk all <= 127)
+  avx512bw_exact_chunk,    // AVX-512BW K chunks on the int16 vpmaddwd sequence
+  avx512vnni_a_in_place,   // AVX-512 VNNI tile calls reading A rows in place (small M)
+  avx512vnni_a_packed,     // AVX-512 VNNI tile calls reading a packed A panel
+  count_                   // not a path: the number of counters
+};
+constexpr size_t kPathCount = static_cast<size_t>(Path::count_);
+
+struct PathCounters {
+  alignas(64) std::atomic<bool> on;  // written only by the test hooks below
+  alignas(64) std::atomic<uint64_t> n[kPathCount];
+};
+extern PathCounters g_path_counters;
+
+namespace {  // internal linkage: this header is compiled with every ISA's flags
+
+// Adds `count` to path p's counter while counting is on.
+inline void count_path(Path p, uint64_t count) {
+  if (count != 0 && g_path_counters.on.load(std::memory_order_relaxed))
+    g_path_counters.n[static_cast<size_t>(p)].fetch_add(count, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+// Test hooks. start: every counter to zero, then counting on; stop: counting off (the counts
+// stay readable); path_count: path p's count since the last start.
+void start_path_counting() noexcept;
+void stop_path_counting() noexcept;
+uint64_t path_count(Path p) noexcept;
+
+}  // namespace detail
+}  // namespace qgemm
