@@ -15,10 +15,14 @@ struct X86PathCounts {
   uint64_t exact_blocks = 0;  // K blocks computed with zero-/sign-extension + vpmaddwd
 };
 
+// One counter object for the kernel and the tests (data, external linkage; constant-initialised,
+// so no TLS init code is emitted). The accessors, code, have internal linkage.
 inline thread_local X86PathCounts g_x86_path_counts;
 
+namespace {
 inline X86PathCounts x86_path_counts() { return g_x86_path_counts; }
 inline void reset_x86_path_counts() { g_x86_path_counts = X86PathCounts{}; }
+}  // namespace
 
 }  // namespace detail
 }  // namespace qgemm
