@@ -54,8 +54,8 @@ function(qgemm_add_isa_kernels target)
       continue()
     endif()
     add_library(qgemm_${isa} OBJECT ${srcs})
-    target_include_directories(qgemm_${isa} PRIVATE
-      ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/kernels ${PROJECT_SOURCE_DIR}/src)
+    # Kernels see the public headers and kernels/ only, never src/ (the driver's side).
+    target_include_directories(qgemm_${isa} PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/kernels)
     if(QGEMM_X86_EMULATION AND QGEMM_ARCH STREQUAL "x86")
       target_compile_definitions(qgemm_${isa} PRIVATE QGEMM_SIMDE_EMULATION=1 SIMDE_NO_NATIVE=1)
       target_compile_options(qgemm_${isa} PRIVATE -ffp-contract=off -Wall -Wextra -Wno-psabi)

@@ -114,6 +114,10 @@ struct GemmConfig {
   void (*resolve)(GemmConfig* cfg) = nullptr;
 };
 
+// Code from here on is compiled into the kernels of every ISA: internal linkage, so no
+// instantiation is shared between objects built with different ISA flags (odr_isa_objects).
+namespace {
+
 // Calls f(std::integral_constant<size_t, R>{}) with R = min(m, MR), m >= 1: kernels specialise
 // their tile on the row count at compile time and reach it through one call.
 template <size_t MR, typename F>
@@ -123,6 +127,8 @@ inline void with_rows(size_t m, F&& f) {
   }
   f(std::integral_constant<size_t, MR>{});
 }
+
+}  // namespace
 
 }  // namespace detail
 }  // namespace qgemm

@@ -1,4 +1,4 @@
-// White-box tests of the weight-only kernel tables (src/quant/quant_kernels.hpp), run once per
+// White-box tests of the weight-only kernel tables (kernels/quant_ukernel.hpp), run once per
 // quantization ISA this build and CPU have (scalar, avx2, avx512bw, neon; skipped where absent):
 // linear / linear2 called directly with ldw > K, bias null or not, every K tail (K % 16 in
 // 0..15) and N tail of the 8-, 4- and 1-row blocks, never reading X or W past K (NaN and junk

@@ -1,7 +1,8 @@
 // Scalar output-stage arithmetic: the definition every SIMD output stage must reproduce bit
 // for bit. Used by the scalar microkernel, by SIMD kernels for odd corners, and by the public
 // requantization helpers. Integer overflow is never undefined: wraps and saturations are
-// spelled out.
+// spelled out. Internal linkage (an anonymous namespace), like every header kernels share, so a
+// kernel built with ISA flags that includes it never shares a copy with another ISA's.
 #pragma once
 
 #include <cmath>
@@ -12,6 +13,7 @@
 
 namespace qgemm {
 namespace detail {
+namespace {
 
 // gemmlowp SaturatingRoundingDoublingHighMul: round(a*b / 2^31), ties towards +infinity (as
 // NEON vqrdmulh),
@@ -101,5 +103,6 @@ inline void store_one(void* crow, size_t jj, int32_t acc, const StageParams& p, 
   }
 }
 
+}  // namespace
 }  // namespace detail
 }  // namespace qgemm

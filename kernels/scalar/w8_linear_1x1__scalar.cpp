@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "qgemm/quantize.hpp"
-#include "quant/quant_kernels.hpp"
+#include "quant_ukernel.hpp"
 
 namespace qgemm {
 namespace detail {

@@ -3,6 +3,7 @@
 // SIMDe's portable implementations instead (SIMDE_NO_NATIVE, so every intrinsic is emulated),
 // which lets a machine without AVX-512 or AVX-VNNI run those kernels bit for bit in the tests.
 // Intrinsics SIMDe 0.7 lacks are supplied below, written from Intel's definitions.
+// They have internal linkage (anonymous namespaces): every x86 ISA's objects include them.
 #pragma once
 
 #if defined(QGEMM_SIMDE_EMULATION)
@@ -26,6 +27,7 @@ typedef simde__mmask64 __mmask64;
 #define _mm_dpbusd_avx_epi32(src, a, b) simde_mm_dpbusd_epi32(src, a, b)
 
 namespace qgemm_emul {
+namespace {
 template <typename V, typename E>
 inline void mask_store(E* p, uint64_t k, V v) {
   E tmp[sizeof(V) / sizeof(E)];
@@ -33,6 +35,7 @@ inline void mask_store(E* p, uint64_t k, V v) {
   for (size_t i = 0; i < sizeof(V) / sizeof(E); ++i)
     if ((k >> i) & 1) p[i] = tmp[i];
 }
+}  // namespace
 }  // namespace qgemm_emul
 
 #ifndef _mm512_mask_storeu_epi32
@@ -54,6 +57,7 @@ inline void mask_store(E* p, uint64_t k, V v) {
 // path computes as an unfused a*b+c (two roundings): all written from Intel's definitions.
 #include <cmath>
 namespace qgemm_emul {
+namespace {
 template <typename T, size_t N, typename V>
 inline void lanes(const V& v, T (&out)[N]) {
   static_assert(sizeof(V) == sizeof(T) * N, "lane count");
@@ -135,6 +139,7 @@ inline __m256 fmadd256(__m256 a, __m256 b, __m256 c) {
   for (int i = 0; i < 8; ++i) x[i] = std::fma(x[i], y[i], z[i]);
   return from_lanes<__m256>(x);
 }
+}  // namespace
 }  // namespace qgemm_emul
 #define _mm512_srav_epi32(a, c) qgemm_emul::srav_epi32((a), (c))
 #define _mm512_srav_epi64(a, c) qgemm_emul::srav_epi64((a), (c))
@@ -154,6 +159,7 @@ inline __m256 fmadd256(__m256 a, __m256 b, __m256 c) {
 // loads, vcvtph2ps zmm, and AVX512-BF16 (SIMDe 0.7's _mm512_dpbf16_ps adds two unfused
 // products in another order and ignores DAZ/FTZ, so it is replaced).
 namespace qgemm_emul {
+namespace {
 template <typename V, typename E, size_t N>
 inline V maskz_load(uint64_t k, const void* p) {
   E x[N] = {};
@@ -241,6 +247,7 @@ inline __m512 dpbf16_ps(__m512 src, __m512bh a, __m512bh b) {
   }
   return from_lanes<__m512>(s);
 }
+}  // namespace
 }  // namespace qgemm_emul
 #define _mm512_cvtepi8_epi32(a) qgemm_emul::cvtepi8_epi32(a)
 #define _mm512_cvtepu16_epi32(a) qgemm_emul::cvtepu16_epi32(a)

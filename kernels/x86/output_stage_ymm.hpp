@@ -1,6 +1,8 @@
 // The fused output stage for ymm kernels (AVX2, AVX-VNNI): eight finished int32 sums of one
 // row -> the requested output type, bit for bit what kernels/scalar/requant_scalar.hpp computes.
-// Included by kernels compiled with AVX2 flags only (or against SIMDe in the emulation build).
+// Included by kernels compiled with AVX2 flags only (or against SIMDe in the emulation build):
+// AVX2 and AVX-VNNI. Its definitions have internal linkage, so neither ISA's object shares a
+// COMDAT copy with the other (test odr_isa_objects).
 #pragma once
 
 #include <cstddef>
@@ -13,6 +15,7 @@
 namespace qgemm {
 namespace detail {
 namespace ymm {
+namespace {
 
 // All-ones in lanes [0, nv).
 inline __m256i lane_mask(size_t nv) {
@@ -153,6 +156,7 @@ inline void store_tile(const __m256i (&acc)[kMR][kNV], size_t m, size_t n, const
   }
 }
 
+}  // namespace
 }  // namespace ymm
 }  // namespace detail
 }  // namespace qgemm

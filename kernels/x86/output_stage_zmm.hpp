@@ -1,7 +1,9 @@
 // The zmm (AVX-512F/BW) output stage shared by the avx512bw and avx512vnni microkernels: turns
 // a tile of finished dot products (16 columns per zmm) into int32, u8/s8 or float and stores
 // it, bit for bit as kernels/scalar/requant_scalar.hpp defines each stage. Included only by
-// sources compiled with AVX-512 flags (or the SIMDe emulation build).
+// sources compiled with AVX-512 flags (or the SIMDe emulation build). Its definitions have
+// internal linkage, so neither ISA's object shares a COMDAT copy with the other (test
+// odr_isa_objects).
 //
 // Partial tiles: per-column data is read and C is written with masked loads and stores, so
 // nothing outside columns [j0, j0+n) and rows [0, M) is touched.
@@ -16,6 +18,7 @@
 namespace qgemm {
 namespace detail {
 namespace zmm {
+namespace {
 
 inline __mmask16 column_mask(size_t cols) {
   return _cvtu32_mask16(cols >= 16 ? 0xFFFFu : ((1u << cols) - 1u));
@@ -162,6 +165,7 @@ inline void store_tile(const __m512i (&acc)[M][NV], size_t n, const int32_t* row
   }
 }
 
+}  // namespace
 }  // namespace zmm
 }  // namespace detail
 }  // namespace qgemm

@@ -22,7 +22,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "quant/quant_kernels.hpp"
+#include "quant_ukernel.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the TBL byte indices assume little-endian lanes");
 

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "quant/quant_kernels.hpp"
+#include "quant_ukernel.hpp"
 
 namespace qgemm {
 namespace detail {

@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "quant/quant_kernels.hpp"
+#include "quant_ukernel.hpp"
 
 namespace qgemm {
 namespace detail {
@@ -143,10 +143,6 @@ void f16_to_f32__avx2(const uint16_t* src, size_t n, float* dst) {
 }
 
 }  // namespace
-
-void quantize_u8__avx2(const float* x, size_t n, float inv, int32_t zp, uint8_t* q);
-void quantize_s8__avx2(const float* x, size_t n, float inv, int32_t zp, int8_t* q);
-void min_max__avx2(const float* x, size_t n, float* mn, float* mx);
 
 extern const QuantKernels kQuantKernelsAvx2 = {
     w8_linear_1x8__avx2, w8_linear_2x4__avx2, bf16_to_f32__avx2, f16_to_f32__avx2, quantize_u8__avx2,

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "quant/quant_kernels.hpp"
+#include "quant_ukernel.hpp"
 #include "x86/w8_linear_zmm.hpp"
 
 namespace qgemm {

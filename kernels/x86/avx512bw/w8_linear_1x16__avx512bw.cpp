@@ -10,7 +10,7 @@
 
 #include <algorithm>
 
-#include "quant/quant_kernels.hpp"
+#include "quant_ukernel.hpp"
 #include "x86/w8_linear_zmm.hpp"
 
 namespace qgemm {
@@ -121,10 +121,6 @@ void f16_to_f32__avx512bw(const uint16_t* src, size_t n, float* dst) {
 
 // Quantize and min/max: the AVX2 kernels (no zmm versions yet; every AVX-512 CPU runs them).
 // The build defines QGEMM_BUILT_W8_AVX512 only where kernels/x86/avx2 is built too.
-void quantize_u8__avx2(const float* x, size_t n, float inv, int32_t zp, uint8_t* q);
-void quantize_s8__avx2(const float* x, size_t n, float inv, int32_t zp, int8_t* q);
-void min_max__avx2(const float* x, size_t n, float* mn, float* mx);
-
 extern const QuantKernels kQuantKernelsAvx512 = {
     w8_linear_1x16__avx512bw, w8_linear_2x8__avx512bw, bf16_to_f32__avx512bw, f16_to_f32__avx512bw,
     quantize_u8__avx2, quantize_s8__avx2, min_max__avx2, "w8a32_linear_1x16__avx512bw",
