@@ -6,7 +6,6 @@
 // relaxed load of a flag that nothing writes. Internal: not installed, not part of the API.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -24,9 +23,11 @@ enum class Path : unsigned {
 };
 constexpr size_t kPathCount = static_cast<size_t>(Path::count_);
 
+// Plain words accessed with the compiler's __atomic builtins, not std::atomic: its member
+// functions instantiated in ISA objects would be symbols shared between them (odr_isa_objects).
 struct PathCounters {
-  alignas(64) std::atomic<bool> on;  // written only by the test hooks below
-  alignas(64) std::atomic<uint64_t> n[kPathCount];
+  alignas(64) bool on;  // written only by the test hooks below
+  alignas(64) uint64_t n[kPathCount];
 };
 extern PathCounters g_path_counters;
 
@@ -34,8 +35,8 @@ namespace {  // internal linkage: this header is compiled with every ISA's flags
 
 // Adds `count` to path p's counter while counting is on.
 inline void count_path(Path p, uint64_t count) {
-  if (count != 0 && g_path_counters.on.load(std::memory_order_relaxed))
-    g_path_counters.n[static_cast<size_t>(p)].fetch_add(count, std::memory_order_relaxed);
+  if (count != 0 && __atomic_load_n(&g_path_counters.on, __ATOMIC_RELAXED))
+    __atomic_fetch_add(&g_path_counters.n[static_cast<size_t>(p)], count, __ATOMIC_RELAXED);
 }
 
 }  // namespace

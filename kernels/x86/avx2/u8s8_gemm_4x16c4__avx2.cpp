@@ -12,6 +12,7 @@
 #include "ukernel.hpp"
 #include "x86/avx2/u8s8_gemm_4x16c4_common.hpp"
 #include "x86/avx2/u8s8_gemm_4x16c4_loops.hpp"
+#include "size_ops.hpp"
 #include "x86/intrin.hpp"
 #include "x86/output_stage_ymm.hpp"
 
@@ -48,7 +49,7 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
     const uint8_t kind = flags[blk];
     size_t end = blk + 1;
     while (end < blocks && flags[end] == kind) ++end;
-    const size_t g1 = std::min(groups, end * kBlockGroups), count = g1 - g0;
+    const size_t g1 = size_min(groups, end * kBlockGroups), count = g1 - g0;
     const int8_t* bg = b + g0 * kNR * kKR;
     if (kind) {
       exact_run(reinterpret_cast<const int16_t*>(ap), bg, count, acc, pfd);

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "x86/avx2/u8s8_gemm_4x16c4_common.hpp"
+#include "size_ops.hpp"
 #include "x86/intrin.hpp"
 
 namespace qgemm {
@@ -26,8 +27,8 @@ size_t a_tile_bytes(size_t kp) { return packed_header(kp) + kp / kKR * kExactGro
 // twice that) still fits L2; chosen on Zen 3 (512 KiB L2), where other sizes gained nothing
 // (docs/kernel-notes.md#avx2).
 size_t mc_for_k(size_t kp, size_t l2_bytes) {
-  const size_t rows = (l2_bytes / 2) / std::max<size_t>(kp, 1);
-  return std::max<size_t>(kMR, std::min<size_t>(rows, 1024));
+  const size_t rows = (l2_bytes / 2) / size_max(kp, 1);
+  return size_max(kMR, size_min(rows, 1024));
 }
 
 void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, uint8_t* dst) {
@@ -35,8 +36,8 @@ void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, ui
   uint8_t* flags = dst;
   uint8_t* out = dst + packed_header(kp);
   for (size_t blk = 0; blk < blocks; ++blk) {
-    const size_t g0 = blk * kBlockGroups, g1 = std::min(groups, g0 + kBlockGroups);
-    const size_t k0 = g0 * kKR, k1 = std::min(k, g1 * kKR);
+    const size_t g0 = blk * kBlockGroups, g1 = size_min(groups, g0 + kBlockGroups);
+    const size_t k0 = g0 * kKR, k1 = size_min(k, g1 * kKR);
     const bool full = m == kMR && k1 - k0 == kBlockGroups * kKR;
     bool exact;
     if (full) {

@@ -5,6 +5,7 @@
 // inputs read as zero, denormal results flushed to zero, round to nearest even, MXCSR ignored.
 // 16 weight rows x 1 row of X, or 8 weight rows x 2 rows of X (each converted weight vector
 // serves two vdpbf16ps). Tolerance against the float reference: docs/notes/issue-7-zmm.md.
+#include "size_ops.hpp"
 #include "x86/intrin.hpp"
 
 #include <algorithm>
@@ -37,7 +38,7 @@ inline __mmask32 lanes32(size_t n) { return static_cast<__mmask32>(n >= 32 ? 0xf
 // scaled-index forms), where 16 offsets spilled to xmm registers and the stack (g++ 12).
 template <bool kTail>
 inline const int8_t* row(const int8_t* r, const int8_t* r8, size_t ldw, size_t j, size_t cols) {
-  if (kTail) return r + std::min(j, cols - 1) * ldw;
+  if (kTail) return r + size_min(j, cols - 1) * ldw;
   return (j < 8 ? r : r8) + (j & 7) * ldw;
 }
 

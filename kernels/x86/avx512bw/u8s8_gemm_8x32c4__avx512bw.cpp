@@ -20,6 +20,7 @@
 
 #include "path_counters.hpp"
 #include "ukernel.hpp"
+#include "size_ops.hpp"
 #include "x86/intrin.hpp"
 #include "x86/output_stage_zmm.hpp"
 
@@ -50,8 +51,8 @@ constexpr size_t kChunk = 64;
 // pack_a_tile) plus a 32 x kp B panel stays inside L2 (sized for the 1 MiB L2 of Skylake-X
 // and Zen 4; measured on Sapphire Rapids, 2 MiB).
 size_t mc_for_k(size_t kp, size_t l2_bytes) {
-  const size_t rows = (l2_bytes / 8 * 3) / std::max<size_t>(kp, 1);
-  return std::max(kMR, std::min<size_t>(rows, 1024));
+  const size_t rows = (l2_bytes / 8 * 3) / size_max(kp, 1);
+  return size_max(kMR, size_min(rows, 1024));
 }
 
 inline __m512i broadcast4(const uint8_t* p) {
@@ -85,8 +86,8 @@ void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, ui
     }
   const __m512i idx0 = _mm512_load_si512(idx[0]), idx1 = _mm512_load_si512(idx[1]);
   for (size_t ch = 0; ch < chunks; ++ch) {
-    const size_t g0 = ch * kChunk, g1 = std::min(groups, g0 + kChunk);
-    const size_t k0 = g0 * kKR, k1 = std::min(k, g1 * kKR);
+    const size_t g0 = ch * kChunk, g1 = size_min(groups, g0 + kChunk);
+    const size_t k0 = g0 * kKR, k1 = size_min(k, g1 * kKR);
     // Vectors over whole 64-byte (check) and 16-byte (transpose) steps of the chunk's K, bytes
     // past k in the last chunk one by one; rows >= m read as zeros, never loaded.
     const size_t len = k1 - k0;
@@ -174,7 +175,7 @@ void tile_packed(size_t n, size_t kp, const uint8_t* a, const int8_t* b, const i
     const uint8_t kind = flags[ch];
     size_t end = ch + 1;
     while (end < chunks && flags[end] == kind) ++end;
-    const size_t g1 = std::min(groups, end * kChunk), count = g1 - g0;
+    const size_t g1 = size_min(groups, end * kChunk), count = g1 - g0;
     const int8_t* bp = b + g0 * kNR * kKR;
     if (!kind) {
       n_maddubs += end - ch;

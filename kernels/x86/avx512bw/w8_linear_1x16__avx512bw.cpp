@@ -6,6 +6,7 @@
 // widened with vcvtph2ps zmm, bfloat16 X with a 16-bit shift (both exact).
 // Tiles not tuned (no AVX-512 CPU at hand): 16 accumulators + X + one widened vector use 18 of
 // the 32 zmm registers, and 16 accumulators reduce into exactly one zmm of outputs.
+#include "size_ops.hpp"
 #include "x86/intrin.hpp"
 
 #include <algorithm>
@@ -22,7 +23,7 @@ namespace {
 // scaled-index forms), where 16 offsets spilled to xmm registers and the stack (g++ 12).
 template <bool kTail>
 inline const int8_t* row(const int8_t* r, const int8_t* r8, size_t ldw, size_t j, size_t cols) {
-  if (kTail) return r + std::min(j, cols - 1) * ldw;
+  if (kTail) return r + size_min(j, cols - 1) * ldw;
   return (j < 8 ? r : r8) + (j & 7) * ldw;
 }
 

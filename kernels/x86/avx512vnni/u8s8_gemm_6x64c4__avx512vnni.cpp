@@ -7,6 +7,7 @@
 
 #include "path_counters.hpp"
 #include "ukernel.hpp"
+#include "size_ops.hpp"
 #include "x86/intrin.hpp"
 #include "x86/output_stage_zmm.hpp"
 
@@ -39,7 +40,7 @@ constexpr int kNV = static_cast<int>(kNR / 16);
 size_t mc_for_k(size_t kp, size_t l2_bytes) {
   const size_t budget = (l2_bytes / 4 * 3) / (kp ? kp : 1);
   const size_t rows = budget > kNR + kMR ? budget - kNR : kMR;
-  return std::max(kMR, std::min<size_t>(rows, 1024));
+  return size_max(kMR, size_min(rows, 1024));
 }
 
 inline __m512i broadcast4(const uint8_t* p) {
