@@ -1,5 +1,8 @@
-# Sourced by scripts/test and scripts/bench: installs the Debian packages given as arguments
-# when any is missing (root, or sudo without a password).
+# Sourced by the scripts: installs the Debian packages given as arguments when any is missing
+# (root, or sudo without a password). Each script names every package it needs itself, so that
+# it works alone on a fresh Debian 12 (scripts/fresh-check proves it on a minbase root); what a
+# minbase root already has (bash, coreutils, grep, sed, mawk, hostname, libc-bin's ldd, apt)
+# is not named. Without root or sudo it stops with the apt-get line to run.
 qgemm_install_deps() {
   local missing=()
   for p in "$@"; do
@@ -8,7 +11,14 @@ qgemm_install_deps() {
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "== installing: ${missing[*]}"
   local SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo -n"
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null || ! sudo -n true 2>/dev/null; then
+      echo "qgemm: missing Debian packages and no root or password-less sudo; as root run:" >&2
+      echo "  apt-get install --no-install-recommends ${missing[*]}" >&2
+      return 1
+    fi
+    SUDO="sudo -n"
+  fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
