@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
   auto want = [&](const std::string& s) { return filter.empty() || s.find(filter) != std::string::npos; };
   std::printf("qgemm ISA %s, %d rounds, ratio = right time / left time (oneDNN / qgemm: > 1 = qgemm faster)\n",
               qgemm::isa_name(qgemm::active_isa()), rounds);
-  const int64_t nk[][2] = {{768, 768}, {3072, 768}};
+  const int64_t nk[][2] = {{768, 768}, {3072, 768}, {768, 3072}, {4096, 4096}};
   for (const char* kind : {"exact", "safe"})
     for (const auto& s : nk)
       for (int64_t M : {1, 8, 32, 128, 512})

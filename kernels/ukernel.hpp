@@ -59,6 +59,11 @@ struct StageParams {
   int32_t zo;
   int32_t qmin, qmax;
   float fmin, fmax;  // f32 clamp: y = min(fmax, max(fmin, y)), NaN propagates
+  // K blocked in the driver: the int32 sums of the tile's earlier K blocks, added to its dot
+  // products before anything else; row i, tile column t (= j - j0) at acc_in[i*acc_in_stride + t].
+  // Whole NR-column rows: readable past n. Null: the tile's K is all in this call.
+  const int32_t* acc_in;
+  size_t acc_in_stride;
 };
 
 using GemmUkernelFn = void (*)(size_t m, size_t n, size_t kp, const uint8_t* a,

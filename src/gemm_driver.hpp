@@ -63,8 +63,13 @@ struct GemmPlan {
   bool need_row_sums = true;  // false when every zb[j] is 0 and the kernel uses row_sum only with zb
   size_t tm = 1, tn = 1;      // task grid: tm row groups x tn column groups
   size_t mt = 0, np = 0;      // MR row tiles, NR column panels
-  char* slices = nullptr;     // one slice per task: packed A, then the row sums at rsum_offset
-  size_t rsum_offset = 0, slice_bytes = 0;
+  char* slices = nullptr;     // one slice per task: packed A, row sums at rsum_offset, partial
+                              // sums at part_offset (K blocked)
+  size_t rsum_offset = 0, part_offset = 0, slice_bytes = 0;
+  size_t kc = 0, nkb = 1;     // K block (padded bytes of K) and their number; nkb == 1: K whole
+  size_t nc_panels = 0, part_stride = 0;  // K blocked: panels per partial block, its row stride
+  StageParams raw{};          // K blocked: the stage of all but the last K block (int32, no offsets)
+  const int32_t* zeros = nullptr;  // zero row sums for those blocks
   ScratchLease lease;         // owns the tables and slices for the call
   size_t tasks() const { return tm * tn; }
 };

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #ifdef _OPENMP
@@ -22,6 +23,7 @@
 #include "dispatch.hpp"
 #include "errors.hpp"
 #include "gemm_driver.hpp"
+#include "size_ops.hpp"
 #include "test_hooks.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -86,6 +88,7 @@ thread_local Scratch g_scratch;
 constexpr size_t kDefaultMinTaskMacs = size_t{1} << 18;
 std::atomic<size_t> g_min_task_macs{kDefaultMinTaskMacs};
 std::atomic<size_t> g_mc_override{0};  // test hook: rows per MC block before rounding, 0 = off
+std::atomic<size_t> g_kc_override{0};  // test hook: K values per K block before rounding, 0 = off
 
 // Picks the task grid tm x tn (tm*tn <= threads) that minimises the largest task: its packing
 // (rows*kp) plus its multiply-adds (rows*cols*kp). Ties go to splitting N: each task then
@@ -173,6 +176,27 @@ size_t row_block(const GemmConfig& cfg, size_t kp) {
   return std::max(mr, mc / mr * mr);
 }
 
+// K values per K block for a padded depth kp: the B block of one panel (NR x KC bytes) in a
+// quarter of L2, so it stays in L2 while the MC rows of A stream over it; at least 256. (Half of
+// L1d, oneDNN's choice, measured slower on Ice Lake at K = 768-4096, M >= 8: docs/notes/issue-16.md.)
+// A whole number of the kernel's K block (its loop choice is per block) and K group, and the
+// blocks of one call equal but the last: kp is split into ceil(kp / target) blocks. Returns kp
+// when K is not blocked.
+size_t depth_block(const GemmConfig& cfg, size_t kp) {
+  const size_t unit = cfg.k_block ? cfg.k_block : cfg.kr;
+  // QGEMM_KC=<K values> overrides the target (benchmarks; a value >= K turns K blocking off).
+  static const size_t env_kc = [] {
+    const char* e = std::getenv("QGEMM_KC");
+    return e ? static_cast<size_t>(std::strtoull(e, nullptr, 10)) : size_t{0};
+  }();
+  size_t target = env_kc ? env_kc : size_max(256, cpu_features().l2_bytes / 4 / cfg.nr);
+  if (const size_t o = g_kc_override.load(std::memory_order_relaxed)) target = o;
+  target = size_max(unit, target / unit * unit);
+  if (kp <= target) return kp;
+  const size_t blocks = (kp + target - 1) / target;
+  return round_up((kp + blocks - 1) / blocks, unit);
+}
+
 Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights& b,
                  const GemmConfig& cfg_ref, const OutputStage& out, int32_t lo, int32_t hi, void* c,
                  int64_t ldc, const GemmOptions& opt, GemmPlan* plan) noexcept {
@@ -193,31 +217,54 @@ Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const Pac
   choose_grid(threads, mt, np, mr, nr, &tm, &tn);
   const size_t tasks = tm * tn;
   const size_t task_rows = (mt + tm - 1) / tm * mr;
+  // K blocks (K is never split across tasks: each task runs all of a tile's K blocks, so the
+  // bits do not depend on the grid), and MC rows sized for one K block of A.
+  const size_t kc = kp > (size_t{1} << 46) ? kp : depth_block(*cfg, kp);
+  const size_t nkb = kc ? (kp + kc - 1) / kc : 1;
   // task_rows and row_block() are multiples of MR, so every MC block is whole MR-row tiles
   // except the last one of a task.
-  const size_t mc = std::min(task_rows, row_block(*cfg, kp));
-  const size_t ncol = round_up(n, 16);
+  const size_t mc = std::min(task_rows, row_block(*cfg, kc));
+  // With K blocks, a task's partial sums of an MC x (nc_panels * NR) block of C stay in int32
+  // between K blocks. A is packed again for each such block of columns, so it is wide: all the
+  // task's panels, or as many as 8 MiB of partial sums hold.
+  const size_t task_panels = (np + tn - 1) / tn;
+  const size_t nc_panels = nkb > 1 ? std::min(task_panels, size_max(1, (size_t{8} << 20) / (mc * nr * 4))) : 0;
+  const size_t part_stride = nc_panels * nr;
+  const size_t ncol = round_up(std::max(n, mr), 16);
   size_t a_bytes = 0, slice_bytes = 0, total = 0;
-  // kp is bounded first, so a kernel's a_tile_bytes(kp) cannot overflow.
+  // kp is bounded first, so a kernel's a_tile_bytes(kc) cannot overflow.
   const bool a_overflow =
       kp > (size_t{1} << 46) ||
-      (!in_place && (cfg->pack_a_tile ? __builtin_mul_overflow(mc / mr, cfg->a_tile_bytes(kp), &a_bytes)
-                                      : __builtin_mul_overflow(mc, kp, &a_bytes)));
+      (!in_place && (cfg->pack_a_tile ? __builtin_mul_overflow(mc / mr, cfg->a_tile_bytes(kc), &a_bytes)
+                                      : __builtin_mul_overflow(mc, kc, &a_bytes)));
   const size_t table_stride = region_stride(ncol * 4);
+  const size_t part_bytes = mc * part_stride * sizeof(int32_t);
   if (a_overflow || a_bytes > (size_t{1} << 46) ||
       __builtin_add_overflow(region_stride(a_bytes), region_stride(mc * sizeof(int32_t)), &slice_bytes) ||
-      __builtin_mul_overflow(slice_bytes, tasks, &total) || __builtin_add_overflow(total, 5 * table_stride, &total))
+      __builtin_add_overflow(slice_bytes, region_stride(part_bytes), &slice_bytes) ||
+      __builtin_mul_overflow(slice_bytes, tasks, &total) || __builtin_add_overflow(total, 6 * table_stride, &total))
     return fail(Status::out_of_memory, "gemm: scratch size overflows (K=%lld)", static_cast<long long>(K));
   const size_t rsum_offset = region_stride(a_bytes);
+  const size_t part_offset = rsum_offset + region_stride(mc * sizeof(int32_t));
   ScratchLease& lease = plan->lease;
   char* base = static_cast<char*>(lease.acquire(total));
   if (!base) return fail(Status::out_of_memory, "gemm: cannot allocate %zu bytes of scratch", total);
-  for (size_t r = 0; r < 5; ++r) lease.guard(r * table_stride, ncol * 4);
+  for (size_t r = 0; r < 6; ++r) lease.guard(r * table_stride, ncol * 4);
   for (size_t t = 0; t < tasks; ++t) {
-    const size_t s0 = 5 * table_stride + t * slice_bytes;
+    const size_t s0 = 6 * table_stride + t * slice_bytes;
     lease.guard(s0, a_bytes);
     lease.guard(s0 + rsum_offset, mc * sizeof(int32_t));
+    lease.guard(s0 + part_offset, part_bytes);
   }
+  // Zeros: the column tables and row sums of the raw stage that K blocks but the last store.
+  auto* zeros = reinterpret_cast<int32_t*>(base + 5 * table_stride);
+  std::memset(zeros, 0, ncol * 4);
+  StageParams& raw = plan->raw;
+  raw = StageParams{};
+  raw.kind = StageKind::s32;
+  raw.col_off = zeros;
+  raw.zb = zeros;
+  plan->zeros = zeros;
 
   // ---- per-call output-stage tables (per column, see StageParams)
   auto* col_off = reinterpret_cast<int32_t*>(base);
@@ -294,8 +341,13 @@ Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const Pac
   plan->tn = tn;
   plan->mt = mt;
   plan->np = np;
-  plan->slices = base + 5 * table_stride;
+  plan->slices = base + 6 * table_stride;
   plan->rsum_offset = rsum_offset;
+  plan->part_offset = part_offset;
+  plan->part_stride = part_stride;
+  plan->kc = kc;
+  plan->nkb = nkb;
+  plan->nc_panels = nc_panels;
   plan->slice_bytes = slice_bytes;
   return Status::ok;
 }
@@ -303,11 +355,13 @@ Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const Pac
 // Test hooks (src/test_hooks.hpp).
 void set_min_task_macs_for_testing(size_t macs) noexcept { g_min_task_macs.store(macs ? macs : kDefaultMinTaskMacs); }
 void set_mc_for_testing(size_t rows) noexcept { g_mc_override.store(rows); }
+void set_kc_for_testing(size_t depth) noexcept { g_kc_override.store(depth); }
 bool gemm_blocking_for_testing(Isa isa, int64_t K, GemmBlocking* out) noexcept {
   const GemmConfig* cfg = gemm_config(isa);
   if (!cfg || !out || K < 0) return false;
   const size_t kp = round_up(static_cast<size_t>(K), cfg->kr);
-  *out = GemmBlocking{cfg->mr, cfg->nr, cfg->kr, cfg->k_block, cfg->max_m_unpacked, row_block(*cfg, kp)};
+  const size_t kc = depth_block(*cfg, kp);
+  *out = GemmBlocking{cfg->mr, cfg->nr, cfg->kr, cfg->k_block, cfg->max_m_unpacked, row_block(*cfg, kc), kc};
   return true;
 }
 bool gemm_tile_for_testing(Isa isa, uint32_t* mr, uint32_t* nr, uint32_t* kr) noexcept {

@@ -37,42 +37,71 @@ void run_task(void* arg, size_t t) {
   char* slice = P.slices + t * P.slice_bytes;
   uint8_t* apack = reinterpret_cast<uint8_t*>(slice);
   int32_t* rsum = reinterpret_cast<int32_t*>(slice + P.rsum_offset);
+  int32_t* part = reinterpret_cast<int32_t*>(slice + P.part_offset);
   if (cfg.task_begin) cfg.task_begin();
+  // K blocked (nkb > 1): per chunk of nc_panels panels, every K block of A is packed and run over
+  // the chunk's tiles; the blocks but the last store raw int32 sums into `part` (each adding the
+  // sums before it, StageParams::acc_in), the last one adds them and applies the output stage.
+  const size_t chunk = P.nkb > 1 ? P.nc_panels : p1 - p0;
   for (size_t i0 = r0; i0 < r1; i0 += P.mc) {
     const size_t mb = std::min(P.mc, r1 - i0);
-    const uint8_t* ablock = P.a + i0 * P.lda;
+    const uint8_t* arows = P.a + i0 * P.lda;
     if (P.need_row_sums)
-      row_sums(mb, P.k, ablock, P.lda, rsum);
+      row_sums(mb, P.k, arows, P.lda, rsum);
     else
       std::memset(rsum, 0, mb * sizeof(int32_t));
-    size_t a_row_stride, a_kgroup_stride, a_tile_stride;
-    if (P.in_place) {
-      a_row_stride = P.lda;
-      a_kgroup_stride = kr;
-      a_tile_stride = mr * P.lda;
-    } else if (cfg.pack_a_tile) {  // the kernel's own layout, packed once per MC block
-      const size_t tile_bytes = cfg.a_tile_bytes(kp);
-      for (size_t ir = 0; ir < mb; ir += mr)
-        cfg.pack_a_tile(std::min(mr, mb - ir), P.k, kp, ablock + ir * P.lda, P.lda, apack + (ir / mr) * tile_bytes);
-      ablock = apack;
-      a_row_stride = 0;
-      a_kgroup_stride = 0;
-      a_tile_stride = tile_bytes;
-    } else {
-      pack_a_panels(mb, P.k, kp, ablock, P.lda, mr, kr, apack);
-      ablock = apack;
-      a_row_stride = kr;
-      a_kgroup_stride = mr * kr;
-      a_tile_stride = mr * kp;
-    }
-    for (size_t pj = p0; pj < p1; ++pj) {
-      const size_t jp = pj * nr;
-      const int8_t* panel = P.b->panels + pj * kp * nr;
-      const size_t nb = std::min(nr, P.n - jp);
-      for (size_t ir = 0; ir < mb; ir += mr) {
-        char* ctile = P.c + (i0 + ir) * P.c_stride + jp * P.esize;
-        cfg.ukernel(std::min(mr, mb - ir), nb, kp, ablock + (ir / mr) * a_tile_stride, a_row_stride,
-                    a_kgroup_stride, panel, rsum + ir, ctile, P.c_stride, &P.params, jp);
+    for (size_t pc0 = p0; pc0 < p1; pc0 += chunk) {
+      const size_t pc1 = std::min(p1, pc0 + chunk);
+      for (size_t kb = 0; kb < P.nkb; ++kb) {
+        const size_t k0 = kb * P.kc, kpb = std::min(P.kc, kp - k0), klen = std::min(P.k, k0 + kpb) - k0;
+        const uint8_t* asrc = arows + k0;
+        const uint8_t* ablock;
+        size_t a_row_stride, a_kgroup_stride, a_tile_stride;
+        if (P.in_place) {
+          ablock = asrc;
+          a_row_stride = P.lda;
+          a_kgroup_stride = kr;
+          a_tile_stride = mr * P.lda;
+        } else if (cfg.pack_a_tile) {  // the kernel's own layout, packed once per MC and K block
+          const size_t tile_bytes = cfg.a_tile_bytes(kpb);
+          for (size_t ir = 0; ir < mb; ir += mr)
+            cfg.pack_a_tile(std::min(mr, mb - ir), klen, kpb, asrc + ir * P.lda, P.lda, apack + (ir / mr) * tile_bytes);
+          ablock = apack;
+          a_row_stride = 0;
+          a_kgroup_stride = 0;
+          a_tile_stride = tile_bytes;
+        } else {
+          pack_a_panels(mb, klen, kpb, asrc, P.lda, mr, kr, apack);
+          ablock = apack;
+          a_row_stride = kr;
+          a_kgroup_stride = mr * kr;
+          a_tile_stride = mr * kpb;
+        }
+        const bool last = kb + 1 == P.nkb;
+        for (size_t pj = pc0; pj < pc1; ++pj) {
+          const size_t jp = pj * nr;
+          const int8_t* panel = P.b->panels + pj * kp * nr + k0 * nr;
+          const size_t nb = std::min(nr, P.n - jp);
+          for (size_t ir = 0; ir < mb; ir += mr) {
+            const size_t rows = std::min(mr, mb - ir);
+            const uint8_t* atile = ablock + (ir / mr) * a_tile_stride;
+            char* ctile = P.c + (i0 + ir) * P.c_stride + jp * P.esize;
+            if (P.nkb == 1) {
+              cfg.ukernel(rows, nb, kpb, atile, a_row_stride, a_kgroup_stride, panel, rsum + ir, ctile, P.c_stride,
+                          &P.params, jp);
+              continue;
+            }
+            int32_t* ptile = part + ir * P.part_stride + (pj - pc0) * nr;
+            StageParams sp = last ? P.params : P.raw;
+            sp.acc_in = kb ? ptile : nullptr;
+            sp.acc_in_stride = P.part_stride;
+            if (last)
+              cfg.ukernel(rows, nb, kpb, atile, a_row_stride, a_kgroup_stride, panel, rsum + ir, ctile, P.c_stride, &sp, jp);
+            else
+              cfg.ukernel(rows, nb, kpb, atile, a_row_stride, a_kgroup_stride, panel, P.zeros, ptile,
+                          P.part_stride * sizeof(int32_t), &sp, 0);
+          }
+        }
       }
     }
   }

@@ -6,11 +6,14 @@
 //     its last 6-row tile past the A-pack area over the row sums, issue 13);
 //   - N across NR panels and, with threads and a caller's pool, across task edges;
 //   - K at and around the kernel's K block (loop choice) and the K group, with A mixing blocks
-//     of 7-bit and full-range bytes so both loops and their switches run.
+//     of 7-bit and full-range bytes so both loops and their switches run;
+//   - K across the driver's K blocks (partial int32 sums between them), at the kernel's KC and
+//     with the smallest KC forced.
 // Compared bit for bit with the oracle, as the other suites.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <random>
 #include <set>
 #include <vector>
@@ -39,6 +42,11 @@ class BlockingEdges : public qtest::IsaTest {
 struct SplitEverything {
   SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(1); }
   ~SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(0); }
+};
+
+struct KcOverride {
+  explicit KcOverride(size_t depth) { qgemm::detail::set_kc_for_testing(depth); }
+  ~KcOverride() { qgemm::detail::set_kc_for_testing(0); }
 };
 
 struct McOverride {
@@ -168,6 +176,61 @@ TEST_P(BlockingEdges, DepthBlocks) {
       run_stages(p, "K block " + std::to_string(kb));
       if (HasFailure()) return;
     }
+}
+
+// K blocked in the driver (int32 partial sums between K blocks, the output stage on the
+// last): K at and around one, two and three K blocks at the kernel's own KC, and the smallest
+// KC the kernel allows forced, so every tile runs many K blocks; M across MC rows, N across
+// the partial block's panels; single thread, threads and a pool.
+TEST_P(BlockingEdges, DepthBlocksInTheDriver) {
+  std::mt19937 rng(5);
+  const GemmBlocking b1 = blocking(1);
+  const int64_t unit = b1.k_block ? b1.k_block : b1.kr;
+  // The kernel's own K block, found by asking at a large K (K is then split evenly).
+  const GemmBlocking big = blocking(100000);
+  int idx = 0;
+  auto run = [&](int64_t M, int64_t N, int64_t K, const std::string& what) {
+    GenOptions g;
+    g.layout = (idx & 1) ? WeightLayout::nk : WeightLayout::kn;
+    g.zb_per_column = (idx & 2) != 0;
+    g.bias = true;
+    g.lda_pad = (idx % 3) ? 3 : 0;
+    const bool mixed = (idx % 4) == 1;
+    qgemm::GemmOptions opt;
+    if (idx % 5 == 3) opt.num_threads = 2;
+    if (idx % 5 == 4) {
+      opt.num_threads = 3;
+      opt.parallel_for = reverse_pool;
+    }
+    ++idx;
+    auto p = make_problem(M, N, K, g, rng);
+    if (mixed) mix_blocks(p, unit, (idx & 8) != 0, rng);
+    run_stages(p, what + " K=" + std::to_string(K), opt);
+  };
+  {
+    SplitEverything split;
+    const int64_t kc = static_cast<int64_t>(big.kc);
+    for (int64_t K : {kc - 1, kc + 1, 2 * kc, 2 * kc + int64_t{b1.kr} + 1, 3 * kc - 1})
+      for (int64_t M : {int64_t{1}, int64_t{b1.mr} + 1}) {
+        // Deeper than this, full-range random data exceeds the int32 overflow bound.
+        if (K > 70000) continue;
+        const GemmBlocking b = blocking(K);
+        run(M, b.nr + 1, K, "own KC " + std::to_string(b.kc));
+        if (HasFailure()) return;
+      }
+  }
+  KcOverride small(static_cast<size_t>(unit));
+  SplitEverything split;
+  for (int64_t K : {unit - 1, unit + 1, 2 * unit, 3 * unit + int64_t{b1.kr} - 1, 7 * unit + 1}) {
+    if (K < 1) continue;
+    const GemmBlocking b = blocking(K);
+    const int64_t mc = static_cast<int64_t>(b.mc), nr = b.nr;
+    for (auto s : std::vector<std::array<int64_t, 2>>{{1, 3 * nr + 1}, {int64_t{b.mr}, nr - 1}, {mc + 1, 2 * nr + 3}, {2 * mc + 3, nr + 1}}) {
+      if (s[0] > 256 && K > 3 * unit + int64_t{b1.kr}) continue;  // the oracle's time
+      run(s[0], s[1], K, "KC forced to " + std::to_string(b.kc));
+      if (HasFailure()) return;
+    }
+  }
 }
 
 // N across panels and task edges, M across row blocks, with threads (OpenMP or the calling

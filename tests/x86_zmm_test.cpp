@@ -22,6 +22,7 @@
 
 #include "../kernels/path_counters.hpp"
 #include "../kernels/ukernel.hpp"
+#include "test_hooks.hpp"
 #include "test_util.hpp"
 
 // Weak: the test links (and skips) in a build without these kernels.
@@ -345,7 +346,11 @@ TEST_F(Avx512vnniSmallM, InPlaceAForMUpTo16) {
       if (!run_guarded(p, stages[s], names[s])) return;
       const VnniCount after = vnni_count();
       EXPECT_STREQ(qgemm::last_kernel_name(), "u8s8_gemm_6x64c4__avx512vnni");
-      const uint64_t tiles = static_cast<uint64_t>((M + 5) / 6) * static_cast<uint64_t>((N + 63) / 64);
+      // One call per tile and K block of the driver (test hook: the K block at this K).
+      qgemm::detail::GemmBlocking bl{};
+      ASSERT_TRUE(qgemm::detail::gemm_blocking_for_testing(Isa::avx512vnni, K, &bl));
+      const uint64_t kp = static_cast<uint64_t>((K + 3) / 4 * 4), kblocks = (kp + bl.kc - 1) / bl.kc;
+      const uint64_t tiles = static_cast<uint64_t>((M + 5) / 6) * static_cast<uint64_t>((N + 63) / 64) * kblocks;
       EXPECT_EQ(after.in_place - before.in_place, tiles) << "M=" << M << " N=" << N << " K=" << K;
       EXPECT_EQ(after.packed - before.packed, 0u) << "A was packed for M=" << M;
       if (HasFailure()) return;

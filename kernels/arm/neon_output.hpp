@@ -74,6 +74,7 @@ __attribute__((noinline)) void neon_store_tile(const int32_t* dot, size_t nr, si
     }
     for (size_t i = 0; i < m; ++i) {
       int32x4_t acc = vaddq_s32(vld1q_s32(dot + i * nr + j), coff);
+      if (p->acc_in) acc = vaddq_s32(acc, vld1q_s32(p->acc_in + i * p->acc_in_stride + j));
       acc = vmlsq_s32(acc, vdupq_n_s32(row_sum[i]), zbv);  // modular
       char* dst = static_cast<char*>(c) + i * c_stride + j * esize;
       alignas(16) int32_t out[4];

@@ -31,8 +31,10 @@ void u8s8_gemm_4x8c4__scalar(size_t m, size_t n, size_t kp, const uint8_t* a,
   }
   for (size_t i = 0; i < m; ++i) {
     void* crow = static_cast<char*>(c) + i * c_row_stride;
-    for (size_t j = 0; j < n; ++j)
-      store_one(crow, j, finish_acc(acc[i][j], *p, row_sum[i], j0 + j), *p, j0 + j);
+    for (size_t j = 0; j < n; ++j) {
+      const uint32_t dot = acc[i][j] + (p->acc_in ? static_cast<uint32_t>(p->acc_in[i * p->acc_in_stride + j]) : 0u);
+      store_one(crow, j, finish_acc(dot, *p, row_sum[i], j0 + j), *p, j0 + j);
+    }
   }
 }
 

@@ -138,9 +138,12 @@ inline void store_tile_kind(const __m256i (&acc)[kMR][kNV], size_t m, size_t n, 
                             char* c, size_t c_stride, const StageParams& p, size_t j0) {
   const size_t es = (kKind == StageKind::s32 || kKind == StageKind::f32) ? 4 : 1;
   for (size_t i = 0; i < m; ++i)
-    for (size_t v = 0; v < kNV && 8 * v < n; ++v)
-      store8<kKind>(acc[i][v], p, row_sum[i], j0 + 8 * v, c + i * c_stride + 8 * v * es,
-                    n - 8 * v < 8 ? n - 8 * v : 8);
+    for (size_t v = 0; v < kNV && 8 * v < n; ++v) {
+      __m256i dot = acc[i][v];
+      if (p.acc_in)
+        dot = _mm256_add_epi32(dot, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.acc_in + i * p.acc_in_stride + 8 * v)));
+      store8<kKind>(dot, p, row_sum[i], j0 + 8 * v, c + i * c_stride + 8 * v * es, n - 8 * v < 8 ? n - 8 * v : 8);
+    }
 }
 
 template <size_t kMR, size_t kNV>

@@ -105,8 +105,23 @@ inline void store_bytes(void* dst, __m512i q, __mmask16 k) {
 // Finishes and stores a tile: rows [0, M), columns [0, n) of NV vectors of 16 columns each.
 // acc[i][v] holds sum_k A[i][k]*B[k][16v..16v+15]; the tile's first column is absolute j0.
 template <int M, int NV>
+inline void store_tile_dots(const __m512i (&acc)[M][NV], size_t n, const int32_t* row_sum, void* c,
+                            size_t c_stride, const StageParams& p, size_t j0);
+
+template <int M, int NV>
 inline void store_tile(const __m512i (&acc)[M][NV], size_t n, const int32_t* row_sum, void* c,
                        size_t c_stride, const StageParams& p, size_t j0) {
+  if (!p.acc_in) return store_tile_dots<M, NV>(acc, n, row_sum, c, c_stride, p, j0);
+  __m512i dot[M][NV];
+  for (int i = 0; i < M; ++i)
+    for (int v = 0; v < NV; ++v)
+      dot[i][v] = _mm512_add_epi32(acc[i][v], _mm512_loadu_si512(p.acc_in + i * p.acc_in_stride + 16 * v));
+  store_tile_dots<M, NV>(dot, n, row_sum, c, c_stride, p, j0);
+}
+
+template <int M, int NV>
+inline void store_tile_dots(const __m512i (&acc)[M][NV], size_t n, const int32_t* row_sum, void* c,
+                            size_t c_stride, const StageParams& p, size_t j0) {
   char* const cbase = static_cast<char*>(c);
   for (int v = 0; v < NV; ++v) {
     if (static_cast<size_t>(16 * v) >= n) break;
