@@ -78,13 +78,17 @@ void run_task(void* arg, size_t t) {
           a_tile_stride = mr * kpb;
         }
         const bool last = kb + 1 == P.nkb;
+        // A read in place: the rows split evenly over the tiles (M = 8 on a 6-row tile runs 4 + 4,
+        // not 6 + 2, whose 2-row tile has too few accumulators to hide the multiply latency).
+        // Packed A comes in whole MR-row tiles.
+        const size_t step = P.in_place ? (mb + (mb + mr - 1) / mr - 1) / ((mb + mr - 1) / mr) : mr;
         for (size_t pj = pc0; pj < pc1; ++pj) {
           const size_t jp = pj * nr;
           const int8_t* panel = P.b->panels + pj * kp * nr + k0 * nr;
           const size_t nb = std::min(nr, P.n - jp);
-          for (size_t ir = 0; ir < mb; ir += mr) {
-            const size_t rows = std::min(mr, mb - ir);
-            const uint8_t* atile = ablock + (ir / mr) * a_tile_stride;
+          for (size_t ir = 0; ir < mb; ir += step) {
+            const size_t rows = std::min(step, mb - ir);
+            const uint8_t* atile = P.in_place ? ablock + ir * P.lda : ablock + (ir / mr) * a_tile_stride;
             char* ctile = P.c + (i0 + ir) * P.c_stride + jp * P.esize;
             if (P.nkb == 1) {
               cfg.ukernel(rows, nb, kpb, atile, a_row_stride, a_kgroup_stride, panel, rsum + ir, ctile, P.c_stride,
