@@ -15,7 +15,7 @@ namespace detail {
 struct GemmBlocking {
   uint32_t mr, nr, kr;      // tile rows, columns, K group
   uint32_t k_block;         // K values per block over which the kernel picks its loop (0: none)
-  uint32_t max_m_unpacked;  // rows up to which A is read in place (0: always packed)
+  uint32_t max_m_unpacked;  // rows up to which A is read in place (0: always packed; may be UINT32_MAX)
   size_t mc;                // rows per MC block at this K (a multiple of mr)
   size_t kc;                // padded K values per K block at this K (kp when K is not blocked)
 };

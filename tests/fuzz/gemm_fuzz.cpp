@@ -160,7 +160,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (fd.in<int>(0, 3)) {
       case 0: p.M = mc + fd.in<int64_t>(-2, 2); break;
       case 1: p.M = 2 * mc + fd.in<int64_t>(-1, 1); break;
-      case 2: p.M = int64_t{bl.max_m_unpacked} + fd.in<int64_t>(-1, 1); break;
+      case 2:  // the in-place row limit, where there is one
+        p.M = (bl.max_m_unpacked < 1024 ? int64_t{bl.max_m_unpacked} : int64_t{bl.mr}) + fd.in<int64_t>(-1, 1);
+        break;
       default: p.M = mr * fd.in<int64_t>(1, 3) + fd.in<int64_t>(-1, 1); break;
     }
     p.M = std::max<int64_t>(p.M, 0);

@@ -104,12 +104,13 @@ void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* 
 
 }  // namespace
 
-// max_m_unpacked = 16: up to 16 rows A is read in place (row sums computed by the driver), the
-// packing pass is skipped and each 64-column B panel is read from memory once, then reused
-// from L2 by the (at most 3) row tiles.
+// A is read in place at every M when K % 4 == 0 (row sums computed by the driver): the packing
+// pass is skipped, and the tile's six 4-byte broadcasts per K group read six row streams,
+// which the hardware prefetchers follow. Measured faster than packed A at M >= 128 on Ice Lake
+// and no slower below (docs/notes/issue-16.md).
 extern const GemmConfig kGemmConfig_avx512vnni = {
     Isa::avx512vnni, "u8s8_gemm_6x64c4__avx512vnni", kMR, kNR, kKR, u8s8_gemm_6x64c4__avx512vnni,
-    /*max_m_unpacked=*/16, mc_for_k, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
+    /*max_m_unpacked=*/UINT32_MAX, mc_for_k, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
 
 }  // namespace detail
 }  // namespace qgemm
