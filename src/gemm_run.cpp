@@ -56,12 +56,11 @@ void run_task(void* arg, size_t t) {
         const size_t k0 = kb * P.kc, kpb = std::min(P.kc, kp - k0), klen = std::min(P.k, k0 + kpb) - k0;
         const uint8_t* asrc = arows + k0;
         const uint8_t* ablock;
-        size_t a_row_stride, a_kgroup_stride, a_tile_stride;
+        size_t a_row_stride, a_kgroup_stride, a_tile_stride = 0;  // tile stride: packed A only
         if (P.in_place) {
           ablock = asrc;
           a_row_stride = P.lda;
           a_kgroup_stride = kr;
-          a_tile_stride = mr * P.lda;
         } else if (cfg.pack_a_tile) {  // the kernel's own layout, packed once per MC and K block
           const size_t tile_bytes = cfg.a_tile_bytes(kpb);
           for (size_t ir = 0; ir < mb; ir += mr)
