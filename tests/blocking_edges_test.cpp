@@ -23,6 +23,8 @@
 
 namespace {
 
+using qtest::SplitEverything;
+
 using qgemm::OutputType;
 using qgemm::WeightLayout;
 using qgemm::detail::GemmBlocking;
@@ -37,11 +39,6 @@ class BlockingEdges : public qtest::IsaTest {
     EXPECT_TRUE(qgemm::detail::gemm_blocking_for_testing(GetParam(), K, &b));
     return b;
   }
-};
-
-struct SplitEverything {
-  SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(1); }
-  ~SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(0); }
 };
 
 struct KcOverride {

@@ -21,16 +21,13 @@
 
 namespace {
 
+using qtest::SplitEverything;
+
 using qtest::Flush;
 using qtest::Guarded;
 using qgemm::OutputStage;
 using qgemm::OutputType;
 using qgemm::Status;
-
-struct SplitEverything {
-  SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(1); }
-  ~SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(0); }
-};
 
 // Sizes on and around one and two tiles (t) and one deep multiple (16t, for K), within [1, 70].
 std::vector<int64_t> edges(uint32_t t, bool deep) {

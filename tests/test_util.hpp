@@ -11,6 +11,7 @@
 
 #include "oracle.hpp"
 #include "qgemm/qgemm.hpp"
+#include "test_hooks.hpp"
 
 namespace qtest {
 
@@ -38,6 +39,13 @@ class IsaTest : public testing::TestWithParam<qgemm::Isa> {
     ASSERT_EQ(qgemm::set_isa(GetParam()), qgemm::Status::ok) << qgemm::last_error_message();
   }
   void TearDown() override { qgemm::reset_isa(); }
+};
+
+// Lowers the driver's task threshold so that test-sized problems split into as many tasks as
+// the thread count allows; restores the default afterwards.
+struct SplitEverything {
+  SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(1); }
+  ~SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(0); }
 };
 
 struct GenOptions {

@@ -18,6 +18,8 @@
 
 namespace {
 
+using qtest::SplitEverything;
+
 using qgemm::OutputStage;
 using qgemm::OutputType;
 using qgemm::Status;
@@ -44,12 +46,6 @@ struct StdThreadPool {
     work(0);
     for (auto& t : ts) t.join();
   }
-};
-
-// Lowers the task threshold so that test-sized problems split; restores it afterwards.
-struct SplitEverything {
-  SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(1); }
-  ~SplitEverything() { qgemm::detail::set_min_task_macs_for_testing(0); }
 };
 
 struct Stages {
