@@ -34,6 +34,11 @@ int qgemm_isa_available(const char* name) {
   Isa isa;
   return isa_from_name(name, &isa) == Status::ok && isa_available(isa) ? 1 : 0;
 }
+const char* qgemm_isa_unavailable_reason(const char* name) {
+  Isa isa;
+  if (isa_from_name(name, &isa) != Status::ok) return "not an ISA name";
+  return isa_unavailable_reason(isa);
+}
 const char* qgemm_active_isa(void) { return isa_name(active_isa()); }
 qgemm_status qgemm_isa_status(void) { return c_status(isa_status()); }
 qgemm_status qgemm_set_isa(const char* name) {

@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "qgemm/qgemm.hpp"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && !defined(QGEMM_SIMDE_EMULATION)
 #include <cpuid.h>
+#include <sys/syscall.h>
 #define QGEMM_CPU_X86 1
 #elif defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
@@ -26,6 +28,18 @@ uint64_t read_xcr0() {
   uint32_t eax, edx;
   __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
   return (static_cast<uint64_t>(edx) << 32) | eax;
+}
+
+void read_amx_os(CpuFeatures& f, uint64_t xcr0) {
+  f.amx_refusal = amx_os_refusal(xcr0, [] {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;
+#endif
+  });
+  f.os_amx = f.amx_refusal == nullptr;
 }
 
 void read_x86(CpuFeatures& f) {
@@ -47,6 +61,9 @@ void read_x86(CpuFeatures& f) {
   f.avx512bw = (b >> 30) & 1;
   f.avx512vl = (b >> 31) & 1;
   f.avx512vnni = (c >> 11) & 1;
+  f.amx_tile = (d >> 24) & 1;
+  f.amx_int8 = (d >> 25) & 1;
+  if (f.amx_tile && f.amx_int8) read_amx_os(f, xcr0);
   if (max_subleaf >= 1) {
     __cpuid_count(7, 1, a, b, c, d);
     f.avxvnni = (a >> 4) & 1;
@@ -72,6 +89,7 @@ CpuFeatures read_features() {
   // The x86 kernels are portable SIMDe code, runnable on any CPU.
   f.os_ymm = f.os_zmm = f.avx2 = f.fma = f.f16c = true;
   f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = f.avx512vnni = f.avx512bf16 = f.avxvnni = true;
+  f.amx_tile = f.amx_int8 = f.os_amx = true;  // tiles emulated in plain C++ (kernels/x86/amx/)
 #elif defined(QGEMM_CPU_X86)
   read_x86(f);
 #elif defined(__aarch64__)
@@ -96,9 +114,39 @@ constexpr bool kArch_any = true, kArch_x86 = false, kArch_arm = false;
 
 }  // namespace
 
+// AMX needs two grants: the OS enables the tile state in XCR0 (bits 17, 18), and on Linux
+// (5.16+) each process must ask for the tile data before its first tile instruction, or that
+// instruction faults. Asking is idempotent and process-wide (every thread, also later ones).
+const char* amx_os_refusal(uint64_t xcr0, bool (*request_tile_data)()) noexcept {
+  constexpr uint64_t kTileState = (1ull << 17) | (1ull << 18);  // XTILECFG, XTILEDATA
+  if ((xcr0 & kTileState) != kTileState) return "the OS does not enable the AMX tile state (XCR0 bits 17-18)";
+  if (!request_tile_data())
+    return "the OS refused the AMX tile data to this process (Linux arch_prctl ARCH_REQ_XCOMP_PERM failed)";
+  return nullptr;
+}
+
 const CpuFeatures& cpu_features() noexcept {
   static const CpuFeatures f = read_features();
   return f;
+}
+
+bool cpu_feature_by_name(const char* name, size_t len, bool* value) noexcept {
+  const CpuFeatures& f = cpu_features();
+  const struct {
+    const char* name;
+    bool value;
+  } all[] = {{"os_ymm", f.os_ymm},         {"os_zmm", f.os_zmm},       {"avx2", f.avx2},
+             {"fma", f.fma},               {"f16c", f.f16c},           {"avx512f", f.avx512f},
+             {"avx512bw", f.avx512bw},     {"avx512vl", f.avx512vl},   {"avx512dq", f.avx512dq},
+             {"avx512vnni", f.avx512vnni}, {"avx512bf16", f.avx512bf16}, {"avxvnni", f.avxvnni},
+             {"amx_tile", f.amx_tile},     {"amx_int8", f.amx_int8},   {"os_amx", f.os_amx},
+             {"neon", f.neon},             {"dotprod", f.dotprod},     {"i8mm", f.i8mm}};
+  for (const auto& e : all)
+    if (std::strlen(e.name) == len && std::strncmp(e.name, name, len) == 0) {
+      *value = e.value;
+      return true;
+    }
+  return false;
 }
 
 uint32_t detect_cpu_isas() noexcept {

@@ -15,6 +15,11 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
   bool avx512vnni = false, avx512bf16 = false, avxvnni = false;
+  // AMX: the instructions (CPUID), and os_amx: XCR0 enables the tile state and Linux granted
+  // this process the tile data (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)). When the
+  // CPU has AMX but it is not usable, amx_refusal says why (else null).
+  bool amx_tile = false, amx_int8 = false, os_amx = false;
+  const char* amx_refusal = nullptr;
   // aarch64 (getauxval): Advanced SIMD is baseline.
   bool neon = false, dotprod = false, i8mm = false;
   // Per-core data caches (sysconf; 32 KiB and 1 MiB where the system does not say), for the
@@ -26,6 +31,16 @@ struct CpuFeatures {
 // The features of this CPU, read once (cpuid traps to the hypervisor in a VM). In the x86
 // emulation build (SIMDe kernels) every x86 feature reads as present.
 const CpuFeatures& cpu_features() noexcept;
+
+// The OS side of AMX (what CpuFeatures::amx_refusal says): null when XCR0 enables the tile
+// state and request_tile_data() (the process's request for it) succeeds, else why not.
+// Separate from the detection so that a test can give it any XCR0 and answer.
+const char* amx_os_refusal(uint64_t xcr0, bool (*request_tile_data)()) noexcept;
+
+// The feature named `name` (first len chars; a member name of CpuFeatures, e.g. "avx512vnni")
+// into *value; false for a name that is not a feature. Lets dispatch say which of an ISA's
+// registry predicate terms this CPU lacks.
+bool cpu_feature_by_name(const char* name, size_t len, bool* value) noexcept;
 
 // Bit (1u << int(Isa::x)) is set when this CPU and OS can run ISA x (the registry's predicate
 // in include/qgemm/isa_list.def over cpu_features()). Always has scalar.

@@ -3,9 +3,12 @@
 #include "dispatch.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+
+#include <string>
 
 #include "cpu.hpp"
 #include "errors.hpp"
@@ -49,11 +52,48 @@ const GemmConfig* built_config(Isa isa) {
 
 // The registered descriptors: a copy of each built kernel's that this CPU runs, completed by
 // its resolve() hook, so run-time facts (an SVE vector length) are settled once, here.
+// What the registry's predicate of each ISA asks of the CPU, as written there ("f." dropped).
+const char* requirement_text(Isa isa) {
+  switch (isa) {
+#define QGEMM_ISA(name, value, arch, prio, flags, ...) \
+  case Isa::name:                                       \
+    return #__VA_ARGS__;
+#include "qgemm/isa_list.def"
+#undef QGEMM_ISA
+  }
+  return "";
+}
+
 struct Table {
   GemmConfig store[kIsaCount] = {};
   const GemmConfig* gemm[kIsaCount] = {};
   Isa best = Isa::scalar;
+  char reason[kIsaCount][320] = {};  // isa_unavailable_reason(); "" for the available ones
 };
+
+void write_reason(Isa isa, char* out, size_t size) {
+  if (!built_config(isa)) {
+    std::snprintf(out, size, "this library was built without %s kernels", isa_name(isa));
+    return;
+  }
+  const CpuFeatures& f = cpu_features();
+  if (isa == Isa::amx && f.amx_tile && f.amx_int8 && f.amx_refusal) {
+    std::snprintf(out, size, "the CPU has AMX-TILE and AMX-INT8 but %s", f.amx_refusal);
+    return;
+  }
+  // The predicate's terms ("f.name", joined by &&) that read false here.
+  std::string missing;
+  for (const char* p = requirement_text(isa); (p = std::strstr(p, "f.")) != nullptr;) {
+    p += 2;
+    size_t len = 0;
+    while (p[len] == '_' || (p[len] >= 'a' && p[len] <= 'z') || (p[len] >= '0' && p[len] <= '9')) ++len;
+    bool value = true;
+    if (cpu_feature_by_name(p, len, &value) && !value) missing.append(missing.empty() ? "" : ", ").append(p, len);
+    p += len;
+  }
+  std::snprintf(out, size, "this CPU or OS lacks %s, which %s needs",
+                missing.empty() ? "a feature" : missing.c_str(), isa_name(isa));
+}
 
 const Table& table() {
   static const Table t = [] {
@@ -61,7 +101,10 @@ const Table& table() {
     const uint32_t cpu = detect_cpu_isas();
     for (int i = 0; i < kIsaCount; ++i) {
       const GemmConfig* built = (cpu & (1u << i)) ? built_config(static_cast<Isa>(i)) : nullptr;
-      if (!built) continue;
+      if (!built) {
+        write_reason(static_cast<Isa>(i), t.reason[i], sizeof t.reason[i]);
+        continue;
+      }
       t.store[i] = *built;
       if (t.store[i].resolve) t.store[i].resolve(&t.store[i]);
       t.gemm[i] = &t.store[i];
@@ -108,9 +151,8 @@ Status active_gemm_config(const GemmConfig** out) noexcept {
     Isa isa;
     if (isa_from_name(g_env_value, &isa) != Status::ok)
       return fail(Status::unsupported_isa, "QGEMM_ISA=%s is not an ISA name", g_env_value);
-    return fail(Status::unsupported_isa,
-                "QGEMM_ISA=%s: this CPU cannot run it or the library was built without it",
-                g_env_value);
+    return fail(Status::unsupported_isa, "QGEMM_ISA=%s is not available: %s", g_env_value,
+                table().reason[static_cast<int>(isa)]);
   }
   *out = table().gemm[a];
   return Status::ok;
@@ -150,6 +192,12 @@ Status isa_from_name(const char* name, Isa* out) noexcept {
 
 bool isa_available(Isa isa) noexcept { return gemm_config(isa) != nullptr; }
 
+const char* isa_unavailable_reason(Isa isa) noexcept {
+  const int i = static_cast<int>(isa);
+  if (i < 0 || i >= kIsaCount) return "not an Isa value";
+  return table().reason[i];
+}
+
 Isa active_isa() noexcept {
   init_from_env();
   const int a = g_active.load(std::memory_order_acquire);
@@ -166,8 +214,7 @@ Status set_isa(Isa isa) noexcept {
   const int i = static_cast<int>(isa);
   if (i < 0 || i >= kIsaCount) return fail(Status::bad_argument, "set_isa: %d is not an Isa value", i);
   if (!gemm_config(isa))
-    return fail(Status::unsupported_isa, "ISA %s is not available on this CPU or not built",
-                isa_name(isa));
+    return fail(Status::unsupported_isa, "ISA %s is not available: %s", isa_name(isa), table().reason[i]);
   init_from_env();
   g_active.store(static_cast<int>(isa), std::memory_order_release);
   return succeed();

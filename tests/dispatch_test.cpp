@@ -4,6 +4,12 @@
 
 #include <string>
 
+#if defined(__x86_64__) && !defined(QGEMM_TEST_EMULATED)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "qgemm/qgemm.hpp"
 
 namespace {
@@ -14,10 +20,25 @@ bool built(const std::string& name) {
   return list.find(" " + name + " ") != std::string::npos;
 }
 
+#if defined(__x86_64__) && !defined(QGEMM_TEST_EMULATED)
+// AMX, read here independently of src/cpu.cpp: CPUID.(7,0):EDX bits 24-25, the tile state in
+// XCR0 (bits 17-18), and Linux's per-process grant of the tile data.
+bool amx_usable() {
+  unsigned a, b, c, d;
+  if (__get_cpuid_max(0, nullptr) < 7) return false;
+  __cpuid_count(7, 0, a, b, c, d);
+  if (!((d >> 24) & 1) || !((d >> 25) & 1)) return false;
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 0x60000u) != 0x60000u) return false;
+  return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+}
+#endif
+
 bool cpu_has(qgemm::Isa isa) {
 #if defined(QGEMM_TEST_EMULATED)
   return isa == qgemm::Isa::scalar || isa == qgemm::Isa::avx2 || isa == qgemm::Isa::avx512bw ||
-         isa == qgemm::Isa::avxvnni || isa == qgemm::Isa::avx512vnni;
+         isa == qgemm::Isa::avxvnni || isa == qgemm::Isa::avx512vnni || isa == qgemm::Isa::amx;
 #elif defined(__x86_64__)
   __builtin_cpu_init();
   switch (isa) {
@@ -28,6 +49,7 @@ bool cpu_has(qgemm::Isa isa) {
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
     case qgemm::Isa::avx512vnni: return cpu_has(qgemm::Isa::avx512bw) && __builtin_cpu_supports("avx512vnni");
     case qgemm::Isa::avxvnni: return qgemm::isa_available(qgemm::Isa::avxvnni);  // gcc 12 has no name for it
+    case qgemm::Isa::amx: return cpu_has(qgemm::Isa::avx512bw) && amx_usable();
     default: return false;
   }
 #else
@@ -48,7 +70,7 @@ TEST(Dispatch, EveryBuiltIsaTheCpuHasIsAvailable) {
 
 TEST(Dispatch, DefaultIsTheBestAvailable) {
   qgemm::reset_isa();
-  const qgemm::Isa order[] = {qgemm::Isa::avx512vnni, qgemm::Isa::avxvnni, qgemm::Isa::avx512bw,
+  const qgemm::Isa order[] = {qgemm::Isa::amx, qgemm::Isa::avx512vnni, qgemm::Isa::avxvnni, qgemm::Isa::avx512bw,
                               qgemm::Isa::avx2,       qgemm::Isa::i8mm,    qgemm::Isa::dotprod,
                               qgemm::Isa::neon,       qgemm::Isa::scalar};
   for (qgemm::Isa isa : order)
@@ -56,6 +78,19 @@ TEST(Dispatch, DefaultIsTheBestAvailable) {
       EXPECT_EQ(qgemm::active_isa(), isa);
       break;
     }
+}
+
+TEST(Dispatch, ReasonIsEmptyExactlyWhenAvailable) {
+  for (int i = 0; i < qgemm::kIsaCount; ++i) {
+    const auto isa = static_cast<qgemm::Isa>(i);
+    const std::string why = qgemm::isa_unavailable_reason(isa);
+    EXPECT_EQ(why.empty(), qgemm::isa_available(isa)) << qgemm::isa_name(isa) << ": " << why;
+    if (qgemm::isa_available(isa)) continue;
+    EXPECT_EQ(qgemm::set_isa(isa), qgemm::Status::unsupported_isa);
+    EXPECT_NE(std::string(qgemm::last_error_message()).find(why), std::string::npos) << qgemm::last_error_message();
+  }
+  EXPECT_STREQ(qgemm::isa_unavailable_reason(static_cast<qgemm::Isa>(qgemm::kIsaCount)), "not an Isa value");
+  qgemm::reset_isa();
 }
 
 TEST(Dispatch, NamesRoundTrip) {

@@ -46,8 +46,9 @@ const char* qgemm_status_name(qgemm_status s);
 /* Message of the last failing call on this thread. */
 const char* qgemm_last_error_message(void);
 
-/* ISAs: "scalar", "avx2", "avx512bw", "avxvnni", "avx512vnni", "neon", "dotprod", "i8mm". */
+/* ISAs: "scalar", "avx2", "avx512bw", "avxvnni", "avx512vnni", "amx", "neon", "dotprod", "i8mm". */
 int qgemm_isa_available(const char* name);  /* 1 if this CPU and build can run it */
+const char* qgemm_isa_unavailable_reason(const char* name); /* "" if available, else why */
 const char* qgemm_active_isa(void);           /* the best available one after a bad QGEMM_ISA */
 qgemm_status qgemm_isa_status(void);          /* unsupported_isa while a bad QGEMM_ISA is in force */
 qgemm_status qgemm_set_isa(const char* name); /* bad_argument if unknown, unsupported_isa if not available */

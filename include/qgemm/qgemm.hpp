@@ -34,8 +34,8 @@ const char* last_error_message() noexcept;
 
 // ---------------------------------------------------------------------------------------
 // Instruction sets, one per entry of the ISA registry (include/qgemm/isa_list.def). Dispatch
-// picks the available one of highest priority: on x86-64 avx512vnni > avxvnni > avx512bw >
-// avx2 > scalar; on aarch64 i8mm > dotprod > neon > scalar.
+// picks the available one of highest priority: on x86-64 amx > avx512vnni > avxvnni > avx512bw
+// > avx2 > scalar; on aarch64 i8mm > dotprod > neon > scalar.
 enum class Isa : int32_t {
 #define QGEMM_ISA(name, value, ...) name = value,
 #include "qgemm/isa_list.def"
@@ -53,6 +53,10 @@ const char* isa_name(Isa isa) noexcept;
 Status isa_from_name(const char* name, Isa* out) noexcept;
 // True when this library was built with kernels for `isa` and this CPU (and OS) can run them.
 bool isa_available(Isa isa) noexcept;
+// Why `isa` is not available here: "" when it is, else a sentence (not built into this
+// library; the CPU features it needs; for amx also which OS grant is missing: the XCR0 tile
+// state, or Linux's per-process permission). set_isa() and QGEMM_ISA report the same reason.
+const char* isa_unavailable_reason(Isa isa) noexcept;
 // The ISA new calls use now: the best available one, or the one forced by QGEMM_ISA or set_isa().
 // After a QGEMM_ISA that names no available ISA, no ISA is active (every call returns
 // Status::unsupported_isa, see isa_status()) and this returns the best available one, the
