@@ -12,9 +12,11 @@
 //   dyn/<M>x<N>x<K>     qgemm with itself: "gemm" = the bare s32 GEMM on already quantized X,
 //                       "layer" = DynamicLinear::forward (quantize X + GEMM + float output);
 //                       here ratio = layer time / gemm time, and ratio - 1 the layer's overhead
-// Usage: qgemm_pair_bench [rounds=31] [filter-substring]
+// Usage: qgemm_pair_bench [rounds=31] [filter]   filter: substrings separated by commas, a case
+//        runs when its name contains any of them
 // Output: one line per case: median qgemm time, median oneDNN time, GOPS of each (from the
-// median times), the median per-round ratio and its interquartile range.
+// median times), the median per-round ratio and its interquartile range; for M <= 8 also the
+// weights' read rate of each side (GB/s).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -77,8 +79,9 @@ double quantile(std::vector<double> v, double q) {
   return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
 }
 
+// weight_bytes > 0: also the weights' read rate of each side (bytes of B per second; M <= 8).
 void report(const std::string& name, double ops, int rounds, Side q, Side o, const char* q_label = "qgemm",
-            const char* o_label = "onednn") {
+            const char* o_label = "onednn", double weight_bytes = 0) {
   // Calls per batch: about 20 ms of work per side at 100 GOPS, at least 3.
   const int reps = std::max(3, static_cast<int>(2e9 / std::max(ops, 1.0)));
   q.run();
@@ -97,9 +100,12 @@ void report(const std::string& name, double ops, int rounds, Side q, Side o, con
     ratio.push_back(b / a);
   }
   const double mq = median(tq), mo = median(to);
-  std::printf("%-22s %s %10.2f us %7.1f GOPS | %s %10.2f us %7.1f GOPS | ratio %.2f (IQR %.2f-%.2f)\n",
+  std::printf("%-22s %s %10.2f us %7.1f GOPS | %s %10.2f us %7.1f GOPS | ratio %.2f (IQR %.2f-%.2f)",
               name.c_str(), q_label, mq * 1e6, ops / mq / 1e9, o_label, mo * 1e6, ops / mo / 1e9, median(ratio),
               quantile(ratio, 0.25), quantile(ratio, 0.75));
+  if (weight_bytes > 0)
+    std::printf(" | weights %.1f / %.1f GB/s", weight_bytes / mq / 1e9, weight_bytes / mo / 1e9);
+  std::printf("\n");
   std::fflush(stdout);
 }
 
@@ -121,7 +127,8 @@ void gemm_case(const char* kind, int64_t M, int64_t N, int64_t K, int rounds) {
   const std::string name = std::string(kind) + "/" + std::to_string(M) + "x" + std::to_string(N) + "x" +
                            std::to_string(K);
   report(name, 2.0 * M * N * K, rounds,
-         {[&] { qgemm::gemm(M, a.data(), K, 0, w, qgemm::output_s32(), c.data(), N); }}, {[&] { o.run(); }});
+         {[&] { qgemm::gemm(M, a.data(), K, 0, w, qgemm::output_s32(), c.data(), N); }}, {[&] { o.run(); }}, "qgemm",
+         "onednn", M <= 8 ? static_cast<double>(N) * static_cast<double>(K) : 0.0);
   qgemm::destroy_packed_weights(w);
 }
 
@@ -173,13 +180,31 @@ void dyn_case(int64_t M, int64_t N, int64_t K, int rounds) {
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::max(3, std::atoi(argv[1])) : 31;
   const std::string filter = argc > 2 ? argv[2] : "";
-  auto want = [&](const std::string& s) { return filter.empty() || s.find(filter) != std::string::npos; };
+  std::vector<std::string> parts;
+  for (size_t p = 0; p <= filter.size();) {
+    const size_t e = std::min(filter.find(',', p), filter.size());
+    if (e > p) parts.push_back(filter.substr(p, e - p));
+    p = e + 1;
+  }
+  auto want = [&](const std::string& s) {
+    if (parts.empty()) return true;
+    for (const auto& f : parts)
+      if (s.find(f) != std::string::npos) return true;
+    return false;
+  };
   std::printf("qgemm ISA %s, %d rounds, ratio = right time / left time (oneDNN / qgemm: > 1 = qgemm faster)\n",
               qgemm::isa_name(qgemm::active_isa()), rounds);
   const int64_t nk[][2] = {{768, 768}, {3072, 768}, {768, 3072}, {4096, 4096}};
   for (const char* kind : {"exact", "safe"})
     for (const auto& s : nk)
       for (int64_t M : {1, 8, 32, 128, 512})
+        if (want(std::string(kind) + "/" + std::to_string(M) + "x" + std::to_string(s[0]) + "x" + std::to_string(s[1])))
+          gemm_case(kind, M, s[0], s[1], rounds);
+  // The LLaMA-7B MLP weights (11008 x 4096 and back): decode and one prefill size.
+  const int64_t big[][2] = {{11008, 4096}, {4096, 11008}};
+  for (const char* kind : {"exact", "safe"})
+    for (const auto& s : big)
+      for (int64_t M : {1, 8, 128})
         if (want(std::string(kind) + "/" + std::to_string(M) + "x" + std::to_string(s[0]) + "x" + std::to_string(s[1])))
           gemm_case(kind, M, s[0], s[1], rounds);
   const int64_t w8[][2] = {{768, 768}, {3072, 768}, {768, 3072}, {4096, 4096}};

@@ -64,6 +64,10 @@ struct StageParams {
   // Whole NR-column rows: readable past n. Null: the tile's K is all in this call.
   const int32_t* acc_in;
   size_t acc_in_stride;
+  // The B block the driver runs after this tile (same K range, next column panel) when this is
+  // the last row tile of its panel, else null: a kernel may prefetch it while it computes, so
+  // that at small M the weights keep streaming from memory during the panel's last tile.
+  const int8_t* b_next;
 };
 
 using GemmUkernelFn = void (*)(size_t m, size_t n, size_t kp, const uint8_t* a,

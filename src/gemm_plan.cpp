@@ -165,6 +165,13 @@ void ScratchLease::guard(size_t offset, size_t used) const {
 #endif
 }
 
+// A blocking override from the environment, for benchmarks (0 when unset): read once by each
+// caller into a static.
+static size_t env_size(const char* name) {
+  const char* e = std::getenv(name);
+  return e ? static_cast<size_t>(std::strtoull(e, nullptr, 10)) : size_t{0};
+}
+
 // Rows of A per MC block for a depth of kp bytes: the kernel's choice for this core's L2, or an
 // MC x kp block of A in half of L2, capped at 1024 rows. Always a multiple of MR: the packers
 // write whole MR-row tiles, and the A-pack area holds mc rows.
@@ -172,6 +179,9 @@ size_t row_block(const GemmConfig& cfg, size_t kp) {
   const size_t mr = cfg.mr;
   const size_t l2 = cpu_features().l2_bytes;
   size_t mc = cfg.mc_for_k ? cfg.mc_for_k(kp, l2) : std::min<size_t>(l2 / 2 / std::max<size_t>(kp, 1), 1024);
+  // QGEMM_MC=<rows> overrides it for benchmarks, the test hook for the tests.
+  static const size_t env_mc = env_size("QGEMM_MC");
+  if (env_mc) mc = env_mc;
   if (const size_t o = g_mc_override.load(std::memory_order_relaxed)) mc = o;
   return std::max(mr, mc / mr * mr);
 }
@@ -185,10 +195,7 @@ size_t row_block(const GemmConfig& cfg, size_t kp) {
 size_t depth_block(const GemmConfig& cfg, size_t kp) {
   const size_t unit = cfg.k_block ? cfg.k_block : cfg.kr;
   // QGEMM_KC=<K values> overrides the target (benchmarks; a value >= K turns K blocking off).
-  static const size_t env_kc = [] {
-    const char* e = std::getenv("QGEMM_KC");
-    return e ? static_cast<size_t>(std::strtoull(e, nullptr, 10)) : size_t{0};
-  }();
+  static const size_t env_kc = env_size("QGEMM_KC");
   size_t target = env_kc ? env_kc : size_max(256, cpu_features().l2_bytes / 4 / cfg.nr);
   if (const size_t o = g_kc_override.load(std::memory_order_relaxed)) target = o;
   target = size_max(unit, target / unit * unit);
@@ -225,10 +232,14 @@ Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const Pac
   // except the last one of a task.
   const size_t mc = std::min(task_rows, row_block(*cfg, kc));
   // With K blocks, a task's partial sums of an MC x (nc_panels * NR) block of C stay in int32
-  // between K blocks. A is packed again for each such block of columns, so it is wide: all the
-  // task's panels, or as many as 8 MiB of partial sums hold.
+  // between K blocks; A is packed again for each such block of columns. The block's partial
+  // sums take a quarter of L2, so they are still there when the next K block adds to them
+  // (8 MiB before: 128x4096x11008 on Ice Lake 0.95x oneDNN, now 1.00-1.07x;
+  // docs/notes/issue-16.md). QGEMM_PART_BYTES overrides the budget (benchmarks).
   const size_t task_panels = (np + tn - 1) / tn;
-  const size_t nc_panels = nkb > 1 ? std::min(task_panels, size_max(1, (size_t{8} << 20) / (mc * nr * 4))) : 0;
+  static const size_t env_part = env_size("QGEMM_PART_BYTES");
+  const size_t part_budget = env_part ? env_part : cpu_features().l2_bytes / 4;
+  const size_t nc_panels = nkb > 1 ? std::min(task_panels, size_max(1, part_budget / (mc * nr * 4))) : 0;
   const size_t part_stride = nc_panels * nr;
   const size_t ncol = round_up(std::max(n, mr), 16);
   size_t a_bytes = 0, slice_bytes = 0, total = 0;
