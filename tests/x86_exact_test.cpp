@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <functional>
 #include <random>
+#include <string>
 
 #include "test_util.hpp"
 #include "path_counters.hpp"
@@ -74,15 +75,31 @@ void run_stages(const oracle::Problem& p, bool per_column) {
   qtest::run_and_compare(p, qgemm::output_f32(0.02f, wscale.data(), per_column, p.bias_f32.data()), "f32");
 }
 
-// The AVX2 kernel's K blocks per loop in one run of f (on every thread it used).
+// The AVX2 kernel's K blocks per loop in one run of f (on every thread it used): the vpmaddubsw
+// loop, the int16 loop, and the one-row loop on A split into 7 bits + high bit.
 struct X86PathCounts {
-  uint64_t fast_blocks, exact_blocks;
+  uint64_t fast_blocks, exact_blocks, split_blocks;
 };
 X86PathCounts counts_of(const std::function<void()>& f) {
   qgemm::detail::start_path_counting();
   f();
   qgemm::detail::stop_path_counting();
-  return {path_count(Path::avx2_fast_block), path_count(Path::avx2_exact_block)};
+  return {path_count(Path::avx2_fast_block), path_count(Path::avx2_exact_block), path_count(Path::avx2_split_block)};
+}
+
+// Which exact loop a block with a byte >= 128 takes: the split loop when the call has one row
+// read in place (the kernel reads A in place when K % 4 == 0 and M <= 4), the int16 loop else.
+bool uses_split_loop(int64_t M, int64_t K) { return M == 1 && K % 4 == 0; }
+
+// The exact blocks of c ran on the loop that M and K call for, and some did.
+void expect_exact_loop(const X86PathCounts& c, int64_t M, int64_t K) {
+  if (uses_split_loop(M, K)) {
+    EXPECT_GT(c.split_blocks, 0u) << "M=" << M << " K=" << K;
+    EXPECT_EQ(c.exact_blocks, 0u) << "M=" << M << " K=" << K;
+  } else {
+    EXPECT_GT(c.exact_blocks, 0u) << "M=" << M << " K=" << K;
+    EXPECT_EQ(c.split_blocks, 0u) << "M=" << M << " K=" << K;
+  }
 }
 
 // A = 255 everywhere with each saturating weight pair: only the exact loop may run.
@@ -98,7 +115,7 @@ TEST_F(X86Exact, SaturatingPairsUseExactPath) {
         p.za = (idx % 3 == 0) ? 0 : 255 - idx % 7;  // za = 0 keeps the raw products in the result
         const X86PathCounts c = counts_of([&] { run_stages(p, per_col); });
         if (HasFailure()) return;
-        EXPECT_GT(c.exact_blocks, 0u) << "M=" << M << " K=" << K;
+        expect_exact_loop(c, M, K);
         EXPECT_EQ(c.fast_blocks, 0u) << "M=" << M << " K=" << K << ": the saturating loop ran on A = 255";
       }
 }
@@ -115,6 +132,7 @@ TEST_F(X86Exact, SevenBitActivationsUseFastPath) {
       if (HasFailure()) return;
       EXPECT_GT(c.fast_blocks, 0u);
       EXPECT_EQ(c.exact_blocks, 0u) << "M=" << M << " K=" << K;
+      EXPECT_EQ(c.split_blocks, 0u) << "M=" << M << " K=" << K;
     }
 }
 
@@ -140,7 +158,7 @@ TEST_F(X86Exact, MixedBlocksUseBothPaths) {
         const X86PathCounts c = counts_of([&] { run_stages(p, per_col); });
         if (HasFailure()) return;
         EXPECT_GT(c.fast_blocks, 0u) << "M=" << M << " K=" << K;
-        EXPECT_GT(c.exact_blocks, 0u) << "M=" << M << " K=" << K;
+        expect_exact_loop(c, M, K);
       }
 }
 
@@ -156,8 +174,55 @@ TEST_F(X86Exact, SingleHighByteAnywhereIsSeen) {
         p.za = 0;
         const X86PathCounts c = counts_of([&] { qtest::run_and_compare(p, qgemm::output_s32(), "s32"); });
         if (HasFailure()) return;
-        EXPECT_GT(c.exact_blocks, 0u) << "M=" << M << " K=" << K << " pos=" << pos;
+        SCOPED_TRACE("pos=" + std::to_string(pos));
+        expect_exact_loop(c, M, K);
       }
+    }
+}
+
+// The one-row split loop (A = low 7 bits + 128 * high bit) on the bytes that stress each of its
+// parts: A at 0, 1, 127, 128, 129, 254, 255 (low part 0 or 127 with and without the high bit) or
+// random, B at -128, -127, -1, 0, 1, 126, 127 or random, in runs long enough that whole blocks
+// have the high bit set everywhere against B = -128 (the int16 high sums' largest magnitude).
+// K: below, at and above one block, several blocks with a partial last one, and the decode
+// shapes' depths; a padded row stride; every output stage, both zero-point kinds.
+TEST_F(X86Exact, OneRowSplitLoopIsExact) {
+  std::mt19937 rng(15);
+  const uint8_t a_vals[] = {0, 1, 127, 128, 129, 254, 255};
+  const int8_t b_vals[] = {-128, -127, -1, 0, 1, 126, 127};
+  int idx = 0;
+  for (int64_t K : {int64_t{4}, int64_t{8}, int64_t{124}, kBlockK, kBlockK + 4, 2 * kBlockK, 3 * kBlockK + 8,
+                    int64_t{768}, int64_t{3072}})
+    for (int mode = 0; mode < 4; ++mode) {
+      const bool per_col = (idx % 2) == 1;
+      qtest::GenOptions g;
+      g.layout = (idx % 3) ? qgemm::WeightLayout::nk : qgemm::WeightLayout::kn;
+      g.zb_per_column = per_col;
+      g.bias = true;
+      g.lda_pad = idx % 2 ? 13 : 0;
+      ++idx;
+      oracle::Problem p = qtest::make_problem(1, 37, K, g, rng);
+      for (int64_t k = 0; k < K; ++k) {
+        uint8_t& a = p.a[static_cast<size_t>(k)];
+        if (mode == 0) a = 255;  // every high bit set
+        if (mode == 1) a = a_vals[(k / 4 + k) % 7];
+        if (mode == 2) a = (rng() % 3) ? a_vals[rng() % 7] : static_cast<uint8_t>(rng());
+        // mode 3: uniform random bytes
+      }
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t j = 0; j < p.N; ++j) {
+          const size_t at =
+              static_cast<size_t>(g.layout == qgemm::WeightLayout::kn ? k * p.ldb + j : j * p.ldb + k);
+          if (mode == 0) p.b[at] = -128;
+          if (mode == 1) p.b[at] = b_vals[(k * 3 + j) % 7];
+          if (mode == 2) p.b[at] = (rng() % 3) ? b_vals[rng() % 7] : static_cast<int8_t>(rng());
+        }
+      p.za = (idx % 3 == 0) ? 0 : static_cast<int32_t>(rng() % 256);
+      const X86PathCounts c = counts_of([&] { run_stages(p, per_col); });
+      if (HasFailure()) return;
+      const bool any_high = std::any_of(p.a.begin(), p.a.begin() + K, [](uint8_t v) { return v >= 128; });
+      if (any_high) EXPECT_GT(c.split_blocks, 0u) << "K=" << K << " mode=" << mode;
+      EXPECT_EQ(c.exact_blocks, 0u) << "K=" << K << " mode=" << mode;
     }
 }
 

@@ -75,12 +75,18 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const i
   for (size_t i = 0; i < kMR; ++i)
     for (size_t v = 0; v < kNV; ++v) acc[i][v] = _mm256_setzero_si256();
   const size_t groups = kp / kKR;
-  uint64_t fast = 0, exact = 0;
+  // The next column panel's B, fetched while this one computes, as in tile_packed: with A in
+  // place (M <= 4) each B byte is used by at most four rows, so the loops wait on B otherwise.
+  const size_t pfd = kp * kNR;
+  uint64_t fast = 0, exact = 0, split = 0;
   for (size_t g0 = 0; g0 < groups; g0 += kBlockGroups) {
     const size_t g1 = groups - g0 < kBlockGroups ? groups : g0 + kBlockGroups;
     if (block_is_7bit<M>(a, ars, aks, g0, g1)) {
-      fast_block<M>(a, ars, aks, b, g0, g1, acc);
+      fast_block<M>(a, ars, aks, b, g0, g1, acc, pfd);
       ++fast;
+    } else if (M == 1 && aks == kKR) {
+      split_block_1row(a, b, g0, g1, acc, pfd);
+      ++split;
     } else {
       exact_block<M>(a, ars, aks, b, g0, g1, acc);
       ++exact;
@@ -88,6 +94,7 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const i
   }
   count_path(Path::avx2_fast_block, fast);
   count_path(Path::avx2_exact_block, exact);
+  count_path(Path::avx2_split_block, split);
   ymm::store_tile<kMR, kNV>(acc, M, n, row_sum, c, c_stride, *p, j0);
 }
 

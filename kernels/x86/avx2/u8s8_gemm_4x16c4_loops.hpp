@@ -203,14 +203,13 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
 }
 #endif
 
-// vpmaddubsw + vpmaddwd(1): only for blocks that block_is_7bit() accepted.
+// vpmaddubsw + vpmaddwd(1): only for blocks that block_is_7bit() accepted. pfd as in
+// fast_block_asm (0: no prefetch).
 template <size_t M>
 QGEMM_INLINE void fast_block(const uint8_t* a, size_t ars, size_t aks, const int8_t* b, size_t g0, size_t g1,
                              __m256i (&acc)[kMR][kNV], size_t pfd = 0) {
 #if QGEMM_AVX2_ASM
   if (M == kMR) return fast_block_asm(a, ars, aks, b, g0, g1, acc, pfd);
-#else
-  (void)pfd;
 #endif
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i c[M][kNV];
@@ -219,6 +218,7 @@ QGEMM_INLINE void fast_block(const uint8_t* a, size_t ars, size_t aks, const int
   const uint8_t* ag = a + g0 * aks;
   const int8_t* bg = b + g0 * kNR * kKR;
   for (size_t g = g0; g < g1; ++g, ag += aks, bg += kNR * kKR) {
+    if (pfd) _mm_prefetch(reinterpret_cast<const char*>(bg) + pfd, _MM_HINT_T0);
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg));
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg + 32));
     for (size_t i = 0; i < M; ++i) {
@@ -297,6 +297,45 @@ QGEMM_INLINE void exact_block(const uint8_t* a, size_t ars, size_t aks, const in
     }
     fold_pass<M>(pc, acc, h);
   }
+}
+
+// One row, exact for any bytes: A split into its low 7 bits and its high bit, a = lo + 128*hi.
+// lo*b runs the fast loop's sequence (vpmaddubsw is exact on it: |pair| <= 2*127*128 < 32768);
+// hi*b pairs (|.| <= 2*128) are summed in int16 over the block (<= 32 groups: |sum| <= 8192) and
+// widened once per block by vpmaddwd with 128. That is 5 vector operations per 32 products where
+// widening B costs 6: at one row every B byte is used once, so its widening is not amortized
+// (measurements in docs/notes/issue-18.md). pfd as in fast_block_asm (0: no prefetch).
+QGEMM_INLINE void split_block_1row(const uint8_t* a, const int8_t* b, size_t g0, size_t g1, __m256i (&acc)[kMR][kNV],
+                                   size_t pfd) {
+  alignas(32) uint8_t lo[kBlockGroups * kKR], hi[kBlockGroups * kKR];
+  const size_t len = (g1 - g0) * kKR;
+  const uint8_t* r = a + g0 * kKR;  // A in place: the row's block is contiguous
+  const __m256i low7 = _mm256_set1_epi8(0x7F), one8 = _mm256_set1_epi8(1);
+  size_t x = 0;
+  for (; x + 32 <= len; x += 32) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + x));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lo + x), _mm256_and_si256(v, low7));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(hi + x), _mm256_and_si256(_mm256_srli_epi16(v, 7), one8));
+  }
+  for (; x < len; ++x) {
+    lo[x] = r[x] & 0x7F;
+    hi[x] = r[x] >> 7;
+  }
+  const __m256i ones = _mm256_set1_epi16(1), w128 = _mm256_set1_epi16(128);
+  __m256i c0 = acc[0][0], c1 = acc[0][1], h0 = _mm256_setzero_si256(), h1 = h0;
+  const int8_t* bg = b + g0 * kNR * kKR;
+  for (size_t t = 0; t < len; t += kKR, bg += kNR * kKR) {
+    if (pfd) _mm_prefetch(reinterpret_cast<const char*>(bg) + pfd, _MM_HINT_T0);
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg + 32));
+    const __m256i al = _mm256_set1_epi32(load4(lo + t)), ah = _mm256_set1_epi32(load4(hi + t));
+    c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_maddubs_epi16(al, b0), ones));
+    c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_maddubs_epi16(al, b1), ones));
+    h0 = _mm256_add_epi16(h0, _mm256_maddubs_epi16(ah, b0));
+    h1 = _mm256_add_epi16(h1, _mm256_maddubs_epi16(ah, b1));
+  }
+  acc[0][0] = _mm256_add_epi32(c0, _mm256_madd_epi16(h0, w128));
+  acc[0][1] = _mm256_add_epi32(c1, _mm256_madd_epi16(h1, w128));
 }
 
 // acc += exact loop over `count` groups of a packed exact stretch (A at aw, B at bg).
