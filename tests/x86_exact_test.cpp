@@ -87,9 +87,10 @@ X86PathCounts counts_of(const std::function<void()>& f) {
   return {path_count(Path::avx2_fast_block), path_count(Path::avx2_exact_block), path_count(Path::avx2_split_block)};
 }
 
-// Which exact loop a block with a byte >= 128 takes: the split loop when the call has one row
-// read in place (the kernel reads A in place when K % 4 == 0 and M <= 4), the int16 loop else.
-bool uses_split_loop(int64_t M, int64_t K) { return M == 1 && K % 4 == 0; }
+// Which exact loop a block with a byte >= 128 takes: the split loop when the call's tile has 1 to
+// 3 rows read in place (the kernel reads A in place when K % 4 == 0 and M <= 4, all M rows in
+// one tile), the int16 loop else.
+bool uses_split_loop(int64_t M, int64_t K) { return M < 4 && K % 4 == 0; }
 
 // The exact blocks of c ran on the loop that M and K call for, and some did.
 void expect_exact_loop(const X86PathCounts& c, int64_t M, int64_t K) {
@@ -180,13 +181,13 @@ TEST_F(X86Exact, SingleHighByteAnywhereIsSeen) {
     }
 }
 
-// The one-row split loop (A = low 7 bits + 128 * high bit) on the bytes that stress each of its
+// The split loop (A = low 7 bits + 128 * high bit, one pass per row, 1 to 3 rows) on the bytes that stress each of its
 // parts: A at 0, 1, 127, 128, 129, 254, 255 (low part 0 or 127 with and without the high bit) or
 // random, B at -128, -127, -1, 0, 1, 126, 127 or random, in runs long enough that whole blocks
 // have the high bit set everywhere against B = -128 (the int16 high sums' largest magnitude).
 // K: below, at and above one block, several blocks with a partial last one, and the decode
 // shapes' depths; a padded row stride; every output stage, both zero-point kinds.
-TEST_F(X86Exact, OneRowSplitLoopIsExact) {
+TEST_F(X86Exact, SplitLoopIsExact) {
   std::mt19937 rng(15);
   const uint8_t a_vals[] = {0, 1, 127, 128, 129, 254, 255};
   const int8_t b_vals[] = {-128, -127, -1, 0, 1, 126, 127};
@@ -201,9 +202,11 @@ TEST_F(X86Exact, OneRowSplitLoopIsExact) {
       g.bias = true;
       g.lda_pad = idx % 2 ? 13 : 0;
       ++idx;
-      oracle::Problem p = qtest::make_problem(1, 37, K, g, rng);
-      for (int64_t k = 0; k < K; ++k) {
-        uint8_t& a = p.a[static_cast<size_t>(k)];
+      const int64_t M = 1 + idx % 3;
+      oracle::Problem p = qtest::make_problem(M, 37, K, g, rng);
+      for (int64_t x = 0; x < M * K; ++x) {
+        const int64_t k = x % K;
+        uint8_t& a = p.a[static_cast<size_t>((x / K) * p.lda + k)];
         if (mode == 0) a = 255;  // every high bit set
         if (mode == 1) a = a_vals[(k / 4 + k) % 7];
         if (mode == 2) a = (rng() % 3) ? a_vals[rng() % 7] : static_cast<uint8_t>(rng());
@@ -220,9 +223,11 @@ TEST_F(X86Exact, OneRowSplitLoopIsExact) {
       p.za = (idx % 3 == 0) ? 0 : static_cast<int32_t>(rng() % 256);
       const X86PathCounts c = counts_of([&] { run_stages(p, per_col); });
       if (HasFailure()) return;
-      const bool any_high = std::any_of(p.a.begin(), p.a.begin() + K, [](uint8_t v) { return v >= 128; });
-      if (any_high) EXPECT_GT(c.split_blocks, 0u) << "K=" << K << " mode=" << mode;
-      EXPECT_EQ(c.exact_blocks, 0u) << "K=" << K << " mode=" << mode;
+      bool any_high = false;
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t k = 0; k < K; ++k) any_high |= p.a[static_cast<size_t>(i * p.lda + k)] >= 128;
+      if (any_high) EXPECT_GT(c.split_blocks, 0u) << "M=" << M << " K=" << K << " mode=" << mode;
+      EXPECT_EQ(c.exact_blocks, 0u) << "M=" << M << " K=" << K << " mode=" << mode;
     }
 }
 

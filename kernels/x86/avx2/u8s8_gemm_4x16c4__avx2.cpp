@@ -84,8 +84,8 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const i
     if (block_is_7bit<M>(a, ars, aks, g0, g1)) {
       fast_block<M>(a, ars, aks, b, g0, g1, acc, pfd);
       ++fast;
-    } else if (M == 1 && aks == kKR) {
-      split_block_1row(a, b, g0, g1, acc, pfd);
+    } else if (M < kMR && aks == kKR) {
+      split_block<M>(a, ars, b, g0, g1, acc, pfd);
       ++split;
     } else {
       exact_block<M>(a, ars, aks, b, g0, g1, acc);

@@ -299,14 +299,14 @@ QGEMM_INLINE void exact_block(const uint8_t* a, size_t ars, size_t aks, const in
   }
 }
 
-// One row, exact for any bytes: A split into its low 7 bits and its high bit, a = lo + 128*hi.
+// One row of A in place, exact for any bytes: A split into its low 7 bits and its high bit, a = lo + 128*hi.
 // lo*b runs the fast loop's sequence (vpmaddubsw is exact on it: |pair| <= 2*127*128 < 32768);
 // hi*b pairs (|.| <= 2*128) are summed in int16 over the block (<= 32 groups: |sum| <= 8192) and
 // widened once per block by vpmaddwd with 128. That is 5 vector operations per 32 products where
 // widening B costs 6: at one row every B byte is used once, so its widening is not amortized
 // (measurements in docs/notes/issue-18.md). pfd as in fast_block_asm (0: no prefetch).
-QGEMM_INLINE void split_block_1row(const uint8_t* a, const int8_t* b, size_t g0, size_t g1, __m256i (&acc)[kMR][kNV],
-                                   size_t pfd) {
+QGEMM_INLINE void split_block_row(const uint8_t* a, const int8_t* b, size_t g0, size_t g1, __m256i (&acc)[kNV],
+                                  size_t pfd) {
   alignas(32) uint8_t lo[kBlockGroups * kKR], hi[kBlockGroups * kKR];
   const size_t len = (g1 - g0) * kKR;
   const uint8_t* r = a + g0 * kKR;  // A in place: the row's block is contiguous
@@ -322,7 +322,7 @@ QGEMM_INLINE void split_block_1row(const uint8_t* a, const int8_t* b, size_t g0,
     hi[x] = r[x] >> 7;
   }
   const __m256i ones = _mm256_set1_epi16(1), w128 = _mm256_set1_epi16(128);
-  __m256i c0 = acc[0][0], c1 = acc[0][1], h0 = _mm256_setzero_si256(), h1 = h0;
+  __m256i c0 = acc[0], c1 = acc[1], h0 = _mm256_setzero_si256(), h1 = h0;
   const int8_t* bg = b + g0 * kNR * kKR;
   for (size_t t = 0; t < len; t += kKR, bg += kNR * kKR) {
     if (pfd) _mm_prefetch(reinterpret_cast<const char*>(bg) + pfd, _MM_HINT_T0);
@@ -334,8 +334,16 @@ QGEMM_INLINE void split_block_1row(const uint8_t* a, const int8_t* b, size_t g0,
     h0 = _mm256_add_epi16(h0, _mm256_maddubs_epi16(ah, b0));
     h1 = _mm256_add_epi16(h1, _mm256_maddubs_epi16(ah, b1));
   }
-  acc[0][0] = _mm256_add_epi32(c0, _mm256_madd_epi16(h0, w128));
-  acc[0][1] = _mm256_add_epi32(c1, _mm256_madd_epi16(h1, w128));
+  acc[0] = _mm256_add_epi32(c0, _mm256_madd_epi16(h0, w128));
+  acc[1] = _mm256_add_epi32(c1, _mm256_madd_epi16(h1, w128));
+}
+
+// Rows [0, M) of A in place, one split_block_row pass each: the block's B (2 KiB) is read from
+// L1 after the first pass, and it prefetches the next panel.
+template <size_t M>
+QGEMM_INLINE void split_block(const uint8_t* a, size_t ars, const int8_t* b, size_t g0, size_t g1,
+                              __m256i (&acc)[kMR][kNV], size_t pfd) {
+  for (size_t i = 0; i < M; ++i) split_block_row(a + i * ars, b, g0, g1, acc[i], i == 0 ? pfd : 0);
 }
 
 // acc += exact loop over `count` groups of a packed exact stretch (A at aw, B at bg).
