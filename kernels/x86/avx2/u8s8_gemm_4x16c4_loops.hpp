@@ -264,6 +264,99 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
       : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13");
 }
+
+// Bytes from the low-7-bit copy of a split block's A row to its high-bit copy (split_block_row).
+constexpr size_t kSplitHi = kBlockGroups * kKR;
+
+// acc[2] += the split loop over `count` K groups (see split_block_row): the row's low 7 bits at
+// a[4g], its high bits at a[kSplitHi + 4g], B at b. Each B vector is loaded once for both
+// products (the intrinsic loop let GCC load it twice, 6 loads per group on 2 load ports), and
+// two groups run per iteration (an odd count runs one first).
+template <bool Prefetch>
+QGEMM_INLINE void split_run_asm(const uint8_t* a, const int8_t* b, size_t count, __m256i* acc, size_t pfd) {
+  __asm__ volatile(
+      "vmovdqu 0(%[acc]), %%ymm0\n\t"
+      "vmovdqu 32(%[acc]), %%ymm1\n\t"
+      "vpxor %%xmm2, %%xmm2, %%xmm2\n\t"
+      "vpxor %%xmm3, %%xmm3, %%xmm3\n\t"
+      "vpcmpeqw %%ymm15, %%ymm15, %%ymm15\n\t"
+      "vpsrlw $15, %%ymm15, %%ymm15\n\t"  // int16 ones
+      "shr $1, %[n]\n\t"
+      "jnc 2f\n\t"
+      ".if %c[pf]\n\t"
+      "prefetcht0 0(%[b],%[pfd])\n\t"
+      ".endif\n\t"
+      "vmovdqu 0(%[b]), %%ymm8\n\t"
+      "vmovdqu 32(%[b]), %%ymm9\n\t"
+      "vpbroadcastd 0(%[a]), %%ymm10\n\t"
+      "vpbroadcastd 128(%[a]), %%ymm11\n\t"
+      "vpmaddubsw %%ymm8, %%ymm10, %%ymm12\n\t"
+      "vpmaddubsw %%ymm9, %%ymm10, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
+      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
+      "vpmaddubsw %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpaddw %%ymm12, %%ymm2, %%ymm2\n\t"
+      "vpaddw %%ymm13, %%ymm3, %%ymm3\n\t"
+      "add $4, %[a]\n\t"
+      "add $64, %[b]\n\t"
+      "2:\n\t"
+      "test %[n], %[n]\n\t"
+      "jz 3f\n\t"
+      ".p2align 4\n\t"
+      "1:\n\t"
+      ".if %c[pf]\n\t"
+      "prefetcht0 0(%[b],%[pfd])\n\t"
+      ".endif\n\t"
+      "vmovdqu 0(%[b]), %%ymm8\n\t"
+      "vmovdqu 32(%[b]), %%ymm9\n\t"
+      "vpbroadcastd 0(%[a]), %%ymm10\n\t"
+      "vpbroadcastd 128(%[a]), %%ymm11\n\t"
+      "vpmaddubsw %%ymm8, %%ymm10, %%ymm12\n\t"
+      "vpmaddubsw %%ymm9, %%ymm10, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
+      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
+      "vpmaddubsw %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpaddw %%ymm12, %%ymm2, %%ymm2\n\t"
+      "vpaddw %%ymm13, %%ymm3, %%ymm3\n\t"
+      ".if %c[pf]\n\t"
+      "prefetcht0 64(%[b],%[pfd])\n\t"
+      ".endif\n\t"
+      "vmovdqu 64(%[b]), %%ymm8\n\t"
+      "vmovdqu 96(%[b]), %%ymm9\n\t"
+      "vpbroadcastd 4(%[a]), %%ymm10\n\t"
+      "vpbroadcastd 132(%[a]), %%ymm11\n\t"
+      "vpmaddubsw %%ymm8, %%ymm10, %%ymm12\n\t"
+      "vpmaddubsw %%ymm9, %%ymm10, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
+      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
+      "vpmaddubsw %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpaddw %%ymm12, %%ymm2, %%ymm2\n\t"
+      "vpaddw %%ymm13, %%ymm3, %%ymm3\n\t"
+      "add $8, %[a]\n\t"
+      "add $128, %[b]\n\t"
+      "dec %[n]\n\t"
+      "jnz 1b\n\t"
+      "3:\n\t"
+      "vpsllw $7, %%ymm15, %%ymm15\n\t"  // int16 128: the high bits' weight
+      "vpmaddwd %%ymm15, %%ymm2, %%ymm2\n\t"
+      "vpmaddwd %%ymm15, %%ymm3, %%ymm3\n\t"
+      "vpaddd %%ymm2, %%ymm0, %%ymm0\n\t"
+      "vpaddd %%ymm3, %%ymm1, %%ymm1\n\t"
+      "vmovdqu %%ymm0, 0(%[acc])\n\t"
+      "vmovdqu %%ymm1, 32(%[acc])\n\t"
+      : [a] "+r"(a), [b] "+r"(b), [n] "+r"(count)
+      : [acc] "r"(acc), [pfd] "r"(pfd), [pf] "i"(Prefetch ? 1 : 0)
+      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm15");
+}
 #endif
 
 // vpmaddubsw + vpmaddwd(1): only for blocks that block_is_7bit() accepted. pfd as in
@@ -370,7 +463,9 @@ QGEMM_INLINE void exact_block(const uint8_t* a, size_t ars, size_t aks, const in
 // (measurements in docs/notes/issue-18.md). pfd as in fast_block_asm (0: no prefetch).
 QGEMM_INLINE void split_block_row(const uint8_t* a, const int8_t* b, size_t g0, size_t g1, __m256i (&acc)[kNV],
                                   size_t pfd) {
-  alignas(32) uint8_t lo[kBlockGroups * kKR], hi[kBlockGroups * kKR];
+  alignas(32) uint8_t split[2 * kBlockGroups * kKR];  // [low 7 bits][high bits]
+  uint8_t* lo = split;
+  uint8_t* hi = split + kBlockGroups * kKR;
   const size_t len = (g1 - g0) * kKR;
   const uint8_t* r = a + g0 * kKR;  // A in place: the row's block is contiguous
   const __m256i low7 = _mm256_set1_epi8(0x7F), one8 = _mm256_set1_epi8(1);
@@ -384,9 +479,15 @@ QGEMM_INLINE void split_block_row(const uint8_t* a, const int8_t* b, size_t g0, 
     lo[x] = r[x] & 0x7F;
     hi[x] = r[x] >> 7;
   }
+  const int8_t* bg = b + g0 * kNR * kKR;
+#if QGEMM_AVX2_ASM
+  if (pfd)
+    split_run_asm<true>(split, bg, g1 - g0, acc, pfd);
+  else
+    split_run_asm<false>(split, bg, g1 - g0, acc, 0);
+#else
   const __m256i ones = _mm256_set1_epi16(1), w128 = _mm256_set1_epi16(128);
   __m256i c0 = acc[0], c1 = acc[1], h0 = _mm256_setzero_si256(), h1 = h0;
-  const int8_t* bg = b + g0 * kNR * kKR;
   for (size_t t = 0; t < len; t += kKR, bg += kNR * kKR) {
     if (pfd) _mm_prefetch(reinterpret_cast<const char*>(bg) + pfd, _MM_HINT_T0);
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg));
@@ -399,6 +500,7 @@ QGEMM_INLINE void split_block_row(const uint8_t* a, const int8_t* b, size_t g0, 
   }
   acc[0] = _mm256_add_epi32(c0, _mm256_madd_epi16(h0, w128));
   acc[1] = _mm256_add_epi32(c1, _mm256_madd_epi16(h1, w128));
+#endif
 }
 
 // Rows [0, M) of A in place, one split_block_row pass each: the block's B (2 KiB) is read from
