@@ -265,20 +265,28 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
         "xmm11", "xmm12", "xmm13");
 }
 
-// Bytes from the low-7-bit copy of a split block's A row to its high-bit copy (split_block_row).
-constexpr size_t kSplitHi = kBlockGroups * kKR;
+// A row of a split block as split_block prepares it: [128 bytes: low 7 bits][128 bytes: high bits],
+// 4 bytes per K group.
+constexpr size_t kSplitHi = kBlockGroups * kKR, kSplitRow = 2 * kSplitHi;
 
-// acc[2] += the split loop over `count` K groups (see split_block_row): the row's low 7 bits at
-// a[4g], its high bits at a[kSplitHi + 4g], B at b. Each B vector is loaded once for both
-// products (the intrinsic loop let GCC load it twice, 6 loads per group on 2 load ports), and
-// two groups run per iteration (an odd count runs one first).
-template <bool Prefetch>
+// acc[r][0..1] += the split loop (see split_block) over `count` K groups for Rows (1 or 2) rows:
+// row r's bits at a + r*kSplitRow, B at b. Each B vector is loaded once for all its products
+// (the intrinsic loop let GCC load it twice: 6 loads per group on 2 load ports), and two groups
+// run per iteration (an odd count runs one first). Two rows share the B loads and the loop.
+template <size_t Rows, bool Prefetch>
 QGEMM_INLINE void split_run_asm(const uint8_t* a, const int8_t* b, size_t count, __m256i* acc, size_t pfd) {
+  static_assert(Rows == 1 || Rows == 2, "one or two rows");
   __asm__ volatile(
       "vmovdqu 0(%[acc]), %%ymm0\n\t"
       "vmovdqu 32(%[acc]), %%ymm1\n\t"
       "vpxor %%xmm2, %%xmm2, %%xmm2\n\t"
       "vpxor %%xmm3, %%xmm3, %%xmm3\n\t"
+      ".if %c[two]\n\t"
+      "vmovdqu 64(%[acc]), %%ymm4\n\t"
+      "vmovdqu 96(%[acc]), %%ymm5\n\t"
+      "vpxor %%xmm6, %%xmm6, %%xmm6\n\t"
+      "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"
+      ".endif\n\t"
       "vpcmpeqw %%ymm15, %%ymm15, %%ymm15\n\t"
       "vpsrlw $15, %%ymm15, %%ymm15\n\t"  // int16 ones
       "shr $1, %[n]\n\t"
@@ -300,6 +308,20 @@ QGEMM_INLINE void split_run_asm(const uint8_t* a, const int8_t* b, size_t count,
       "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
       "vpaddw %%ymm12, %%ymm2, %%ymm2\n\t"
       "vpaddw %%ymm13, %%ymm3, %%ymm3\n\t"
+      ".if %c[two]\n\t"
+      "vpbroadcastd 256(%[a]), %%ymm10\n\t"
+      "vpbroadcastd 384(%[a]), %%ymm11\n\t"
+      "vpmaddubsw %%ymm8, %%ymm10, %%ymm12\n\t"
+      "vpmaddubsw %%ymm9, %%ymm10, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
+      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
+      "vpmaddubsw %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpaddw %%ymm12, %%ymm6, %%ymm6\n\t"
+      "vpaddw %%ymm13, %%ymm7, %%ymm7\n\t"
+      ".endif\n\t"
       "add $4, %[a]\n\t"
       "add $64, %[b]\n\t"
       "2:\n\t"
@@ -324,6 +346,20 @@ QGEMM_INLINE void split_run_asm(const uint8_t* a, const int8_t* b, size_t count,
       "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
       "vpaddw %%ymm12, %%ymm2, %%ymm2\n\t"
       "vpaddw %%ymm13, %%ymm3, %%ymm3\n\t"
+      ".if %c[two]\n\t"
+      "vpbroadcastd 256(%[a]), %%ymm10\n\t"
+      "vpbroadcastd 384(%[a]), %%ymm11\n\t"
+      "vpmaddubsw %%ymm8, %%ymm10, %%ymm12\n\t"
+      "vpmaddubsw %%ymm9, %%ymm10, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
+      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
+      "vpmaddubsw %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpaddw %%ymm12, %%ymm6, %%ymm6\n\t"
+      "vpaddw %%ymm13, %%ymm7, %%ymm7\n\t"
+      ".endif\n\t"
       ".if %c[pf]\n\t"
       "prefetcht0 64(%[b],%[pfd])\n\t"
       ".endif\n\t"
@@ -341,6 +377,20 @@ QGEMM_INLINE void split_run_asm(const uint8_t* a, const int8_t* b, size_t count,
       "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
       "vpaddw %%ymm12, %%ymm2, %%ymm2\n\t"
       "vpaddw %%ymm13, %%ymm3, %%ymm3\n\t"
+      ".if %c[two]\n\t"
+      "vpbroadcastd 260(%[a]), %%ymm10\n\t"
+      "vpbroadcastd 388(%[a]), %%ymm11\n\t"
+      "vpmaddubsw %%ymm8, %%ymm10, %%ymm12\n\t"
+      "vpmaddubsw %%ymm9, %%ymm10, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
+      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
+      "vpmaddubsw %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpaddw %%ymm12, %%ymm6, %%ymm6\n\t"
+      "vpaddw %%ymm13, %%ymm7, %%ymm7\n\t"
+      ".endif\n\t"
       "add $8, %[a]\n\t"
       "add $128, %[b]\n\t"
       "dec %[n]\n\t"
@@ -353,9 +403,18 @@ QGEMM_INLINE void split_run_asm(const uint8_t* a, const int8_t* b, size_t count,
       "vpaddd %%ymm3, %%ymm1, %%ymm1\n\t"
       "vmovdqu %%ymm0, 0(%[acc])\n\t"
       "vmovdqu %%ymm1, 32(%[acc])\n\t"
+      ".if %c[two]\n\t"
+      "vpmaddwd %%ymm15, %%ymm6, %%ymm6\n\t"
+      "vpmaddwd %%ymm15, %%ymm7, %%ymm7\n\t"
+      "vpaddd %%ymm6, %%ymm4, %%ymm4\n\t"
+      "vpaddd %%ymm7, %%ymm5, %%ymm5\n\t"
+      "vmovdqu %%ymm4, 64(%[acc])\n\t"
+      "vmovdqu %%ymm5, 96(%[acc])\n\t"
+      ".endif\n\t"
       : [a] "+r"(a), [b] "+r"(b), [n] "+r"(count)
-      : [acc] "r"(acc), [pfd] "r"(pfd), [pf] "i"(Prefetch ? 1 : 0)
-      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm15");
+      : [acc] "r"(acc), [pfd] "r"(pfd), [pf] "i"(Prefetch ? 1 : 0), [two] "i"(Rows == 2 ? 1 : 0)
+      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "xmm15");
 }
 #endif
 
@@ -455,44 +514,37 @@ QGEMM_INLINE void exact_block(const uint8_t* a, size_t ars, size_t aks, const in
   }
 }
 
-// One row of A in place, exact for any bytes: A split into its low 7 bits and its high bit, a = lo + 128*hi.
-// lo*b runs the fast loop's sequence (vpmaddubsw is exact on it: |pair| <= 2*127*128 < 32768);
-// hi*b pairs (|.| <= 2*128) are summed in int16 over the block (<= 32 groups: |sum| <= 8192) and
-// widened once per block by vpmaddwd with 128. That is 5 vector operations per 32 products where
-// widening B costs 6: at one row every B byte is used once, so its widening is not amortized
-// (measurements in docs/notes/issue-18.md). pfd as in fast_block_asm (0: no prefetch).
-QGEMM_INLINE void split_block_row(const uint8_t* a, const int8_t* b, size_t g0, size_t g1, __m256i (&acc)[kNV],
-                                  size_t pfd) {
-  alignas(32) uint8_t split[2 * kBlockGroups * kKR];  // [low 7 bits][high bits]
-  uint8_t* lo = split;
-  uint8_t* hi = split + kBlockGroups * kKR;
-  const size_t len = (g1 - g0) * kKR;
-  const uint8_t* r = a + g0 * kKR;  // A in place: the row's block is contiguous
+// Rows of A in place, exact for any bytes: A split into its low 7 bits and its high bit,
+// a = lo + 128*hi. lo*b runs the fast loop's sequence (vpmaddubsw is exact on it: |pair| <=
+// 2*127*128 < 32768); hi*b pairs (|.| <= 2*128) are summed in int16 over the block (<= 32
+// groups: |sum| <= 8192) and widened once per block by vpmaddwd with 128. That is 5 vector
+// operations per row and 32 products where widening B costs 4 + 2/M: at few rows B's widening is
+// not amortized (measurements in docs/notes/issue-18.md). pfd as in fast_block_asm (0: none).
+
+// dst[0, len) = the low 7 bits of row r's bytes, dst[kSplitHi, kSplitHi + len) their high bits.
+QGEMM_INLINE void split_row(const uint8_t* r, size_t len, uint8_t* dst) {
   const __m256i low7 = _mm256_set1_epi8(0x7F), one8 = _mm256_set1_epi8(1);
   size_t x = 0;
   for (; x + 32 <= len; x += 32) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + x));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(lo + x), _mm256_and_si256(v, low7));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(hi + x), _mm256_and_si256(_mm256_srli_epi16(v, 7), one8));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(dst + x), _mm256_and_si256(v, low7));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(dst + kSplitHi + x), _mm256_and_si256(_mm256_srli_epi16(v, 7), one8));
   }
   for (; x < len; ++x) {
-    lo[x] = r[x] & 0x7F;
-    hi[x] = r[x] >> 7;
+    dst[x] = r[x] & 0x7F;
+    dst[kSplitHi + x] = r[x] >> 7;
   }
-  const int8_t* bg = b + g0 * kNR * kKR;
-#if QGEMM_AVX2_ASM
-  if (pfd)
-    split_run_asm<true>(split, bg, g1 - g0, acc, pfd);
-  else
-    split_run_asm<false>(split, bg, g1 - g0, acc, 0);
-#else
+}
+
+// acc[0..1] += the split loop for one row (intrinsics: under emulation).
+QGEMM_INLINE void split_run(const uint8_t* a, const int8_t* bg, size_t count, __m256i* acc, size_t pfd) {
   const __m256i ones = _mm256_set1_epi16(1), w128 = _mm256_set1_epi16(128);
   __m256i c0 = acc[0], c1 = acc[1], h0 = _mm256_setzero_si256(), h1 = h0;
-  for (size_t t = 0; t < len; t += kKR, bg += kNR * kKR) {
+  for (size_t t = 0; t < count * kKR; t += kKR, bg += kNR * kKR) {
     if (pfd) _mm_prefetch(reinterpret_cast<const char*>(bg) + pfd, _MM_HINT_T0);
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg));
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg + 32));
-    const __m256i al = _mm256_set1_epi32(load4(lo + t)), ah = _mm256_set1_epi32(load4(hi + t));
+    const __m256i al = _mm256_set1_epi32(load4(a + t)), ah = _mm256_set1_epi32(load4(a + kSplitHi + t));
     c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_maddubs_epi16(al, b0), ones));
     c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_maddubs_epi16(al, b1), ones));
     h0 = _mm256_add_epi16(h0, _mm256_maddubs_epi16(ah, b0));
@@ -500,15 +552,35 @@ QGEMM_INLINE void split_block_row(const uint8_t* a, const int8_t* b, size_t g0, 
   }
   acc[0] = _mm256_add_epi32(c0, _mm256_madd_epi16(h0, w128));
   acc[1] = _mm256_add_epi32(c1, _mm256_madd_epi16(h1, w128));
-#endif
 }
 
-// Rows [0, M) of A in place, one split_block_row pass each: the block's B (2 KiB) is read from
-// L1 after the first pass, and it prefetches the next panel.
+// Rows [0, M) of A in place over K groups [g0, g1): two rows per pass share B's loads; a third
+// row runs a second pass, reading the block's B (2 KiB) from L1. The first pass prefetches.
 template <size_t M>
 QGEMM_INLINE void split_block(const uint8_t* a, size_t ars, const int8_t* b, size_t g0, size_t g1,
                               __m256i (&acc)[kMR][kNV], size_t pfd) {
-  for (size_t i = 0; i < M; ++i) split_block_row(a + i * ars, b, g0, g1, acc[i], i == 0 ? pfd : 0);
+  alignas(32) uint8_t split[M][kSplitRow];
+  const size_t count = g1 - g0;
+  for (size_t i = 0; i < M; ++i) split_row(a + i * ars + g0 * kKR, count * kKR, split[i]);
+  const int8_t* bg = b + g0 * kNR * kKR;
+#if QGEMM_AVX2_ASM
+  for (size_t i = 0; i < M; i += 2) {
+    const bool pf = i == 0 && pfd;
+    if (M - i >= 2) {
+      if (pf)
+        split_run_asm<2, true>(split[i], bg, count, &acc[i][0], pfd);
+      else
+        split_run_asm<2, false>(split[i], bg, count, &acc[i][0], 0);
+    } else {
+      if (pf)
+        split_run_asm<1, true>(split[i], bg, count, &acc[i][0], pfd);
+      else
+        split_run_asm<1, false>(split[i], bg, count, &acc[i][0], 0);
+    }
+  }
+#else
+  for (size_t i = 0; i < M; ++i) split_run(split[i], bg, count, &acc[i][0], i == 0 ? pfd : 0);
+#endif
 }
 
 // acc += exact loop over `count` groups of a packed exact stretch (A at aw, B at bg).
