@@ -64,6 +64,10 @@ struct StageParams {
   // Whole NR-column rows: readable past n. Null: the tile's K is all in this call.
   const int32_t* acc_in;
   size_t acc_in_stride;
+  // B's column sums sum_k B[k][j] over the whole K, indexed by the absolute column j (as col_off),
+  // for a kernel that computes (A - offset) * B and adds offset * colsum back; null when the
+  // call holds only one K block of several (a kernel then sums its own block's columns).
+  const int32_t* colsum;
 };
 
 using GemmUkernelFn = void (*)(size_t m, size_t n, size_t kp, const uint8_t* a,

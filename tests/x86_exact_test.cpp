@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 
+#include "test_hooks.hpp"
 #include "test_util.hpp"
 #include "path_counters.hpp"
 
@@ -78,29 +79,72 @@ void run_stages(const oracle::Problem& p, bool per_column) {
 // The AVX2 kernel's K blocks per loop in one run of f (on every thread it used): the vpmaddubsw
 // loop, the int16 loop, and the one-row loop on A split into 7 bits + high bit.
 struct X86PathCounts {
-  uint64_t fast_blocks, exact_blocks, split_blocks;
+  uint64_t fast_blocks, exact_blocks, split_blocks, sign_blocks;
 };
 X86PathCounts counts_of(const std::function<void()>& f) {
   qgemm::detail::start_path_counting();
   f();
   qgemm::detail::stop_path_counting();
-  return {path_count(Path::avx2_fast_block), path_count(Path::avx2_exact_block), path_count(Path::avx2_split_block)};
+  return {path_count(Path::avx2_fast_block), path_count(Path::avx2_exact_block), path_count(Path::avx2_split_block),
+          path_count(Path::avx2_sign_block)};
 }
 
-// Which exact loop a block with a byte >= 128 takes: the split loop when the call's tile has 1 to
-// 3 rows read in place (the kernel reads A in place when K % 4 == 0 and M <= 4, all M rows in
-// one tile), the int16 loop else.
-bool uses_split_loop(int64_t M, int64_t K) { return M < 4 && K % 4 == 0; }
-
-// The exact blocks of c ran on the loop that M and K call for, and some did.
-void expect_exact_loop(const X86PathCounts& c, int64_t M, int64_t K) {
-  if (uses_split_loop(M, K)) {
-    EXPECT_GT(c.split_blocks, 0u) << "M=" << M << " K=" << K;
-    EXPECT_EQ(c.exact_blocks, 0u) << "M=" << M << " K=" << K;
-  } else {
-    EXPECT_GT(c.exact_blocks, 0u) << "M=" << M << " K=" << K;
-    EXPECT_EQ(c.split_blocks, 0u) << "M=" << M << " K=" << K;
+// Which of the AVX2 kernel's loops a problem must run, from the kernel's rules (its comments):
+// A in place (K % 4 == 0 and M <= 4, the M rows in one tile): per 128-deep K block, the fast
+// loop if every byte is <= 127, else the split loop (M < 4) or the int16 loop (M = 4). A packed
+// (4-row tiles): the sign mode for a tile whose blocks are at least half exact and which lacks
+// (0, 0) or (255, 255) vpmaddubsw pairs (K values 2t, 2t+1); per block fast / int16 otherwise.
+// Valid where K is one K block of the driver (every test here).
+struct X86Expected {
+  bool fast = false, exact = false, split = false, sign = false;
+};
+X86Expected expected_loops(const oracle::Problem& p) {
+  X86Expected e;
+  const int64_t M = p.M, K = p.K;
+  auto at = [&](int64_t i, int64_t k) { return p.a[static_cast<size_t>(i * p.lda + k)]; };
+  auto block_exact = [&](int64_t i0, int64_t i1, int64_t blk) {
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t k = blk * kBlockK; k < std::min(K, (blk + 1) * kBlockK); ++k)
+        if (at(i, k) >= 128) return true;
+    return false;
+  };
+  const int64_t blocks = (K + 3) / 4 * 4 / kBlockK + ((K + 3) / 4 * 4 % kBlockK != 0);
+  if (K % 4 == 0 && M <= 4) {
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      if (!block_exact(0, M, blk))
+        e.fast = true;
+      else
+        (M < 4 ? e.split : e.exact) = true;
+    }
+    return e;
   }
+  for (int64_t i0 = 0; i0 < M; i0 += 4) {
+    const int64_t i1 = std::min(M, i0 + 4);
+    int64_t n_exact = 0;
+    for (int64_t blk = 0; blk < blocks; ++blk) n_exact += block_exact(i0, i1, blk);
+    bool zero_pair = false, ff_pair = false;
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t k = 0; k + 1 < K; k += 2) {
+        zero_pair |= at(i, k) == 0 && at(i, k + 1) == 0;
+        ff_pair |= at(i, k) == 255 && at(i, k + 1) == 255;
+      }
+    if (n_exact > 0 && 2 * n_exact >= blocks && !(zero_pair && ff_pair)) {
+      e.sign = true;
+    } else {
+      if (n_exact < blocks) e.fast = true;
+      if (n_exact > 0) e.exact = true;
+    }
+  }
+  return e;
+}
+
+// The loops that ran (c) are exactly the ones p calls for.
+void expect_loops(const X86PathCounts& c, const oracle::Problem& p) {
+  const X86Expected e = expected_loops(p);
+  EXPECT_EQ(c.fast_blocks > 0, e.fast) << "fast loop, M=" << p.M << " K=" << p.K;
+  EXPECT_EQ(c.exact_blocks > 0, e.exact) << "int16 loop, M=" << p.M << " K=" << p.K;
+  EXPECT_EQ(c.split_blocks > 0, e.split) << "split loop, M=" << p.M << " K=" << p.K;
+  EXPECT_EQ(c.sign_blocks > 0, e.sign) << "sign mode, M=" << p.M << " K=" << p.K;
 }
 
 // A = 255 everywhere with each saturating weight pair: only the exact loop may run.
@@ -116,7 +160,7 @@ TEST_F(X86Exact, SaturatingPairsUseExactPath) {
         p.za = (idx % 3 == 0) ? 0 : 255 - idx % 7;  // za = 0 keeps the raw products in the result
         const X86PathCounts c = counts_of([&] { run_stages(p, per_col); });
         if (HasFailure()) return;
-        expect_exact_loop(c, M, K);
+        expect_loops(c, p);
         EXPECT_EQ(c.fast_blocks, 0u) << "M=" << M << " K=" << K << ": the saturating loop ran on A = 255";
       }
 }
@@ -132,8 +176,7 @@ TEST_F(X86Exact, SevenBitActivationsUseFastPath) {
       const X86PathCounts c = counts_of([&] { run_stages(p, K % 2 == 0); });
       if (HasFailure()) return;
       EXPECT_GT(c.fast_blocks, 0u);
-      EXPECT_EQ(c.exact_blocks, 0u) << "M=" << M << " K=" << K;
-      EXPECT_EQ(c.split_blocks, 0u) << "M=" << M << " K=" << K;
+      EXPECT_EQ(c.exact_blocks + c.split_blocks + c.sign_blocks, 0u) << "M=" << M << " K=" << K;
     }
 }
 
@@ -143,23 +186,25 @@ TEST_F(X86Exact, SevenBitActivationsUseFastPath) {
 TEST_F(X86Exact, MixedBlocksUseBothPaths) {
   std::mt19937 rng(13);
   int idx = 0;
-  for (int64_t K : {2 * kBlockK, 3 * kBlockK + 1, 5 * kBlockK - 2, 4 * kBlockK + 4})
+  for (int64_t K : {3 * kBlockK + 1, 5 * kBlockK - 2, 4 * kBlockK + 4, 6 * kBlockK})
     for (int64_t M : {1, 2, 5, 16, 19, 64})
       for (const auto& pr : {std::pair<int8_t, int8_t>{127, 127}, {-128, -128}, {127, -128}}) {
         const bool per_col = (idx % 2) == 1;
         const auto layout = (idx % 3) ? qgemm::WeightLayout::nk : qgemm::WeightLayout::kn;
         ++idx;
-        // Odd K blocks of row tile 0 saturate; in other row tiles, every third row is all 255.
+        // Every third K block of row tile 0 saturates (fewer than half: that tile keeps the
+        // per-block loops); in other row tiles, every third row is all 255.
         auto a_at = [&](int64_t i, int64_t k) -> uint8_t {
-          if (i < 4) return ((k / kBlockK) % 2) ? 255 : static_cast<uint8_t>(120 + (k % 8));
+          if (i < 4) return ((k / kBlockK) % 3 == 1) ? 255 : static_cast<uint8_t>(120 + (k % 8));
           return (i % 3 == 0) ? 255 : static_cast<uint8_t>((i * 31 + k * 7) % 128);
         };
         auto p = make(M, 45, K, pr.first, pr.second, a_at, per_col, rng, layout);
         p.za = idx % 2 ? 0 : 128;
         const X86PathCounts c = counts_of([&] { run_stages(p, per_col); });
         if (HasFailure()) return;
+        expect_loops(c, p);
         EXPECT_GT(c.fast_blocks, 0u) << "M=" << M << " K=" << K;
-        expect_exact_loop(c, M, K);
+        EXPECT_GT(c.exact_blocks + c.split_blocks, 0u) << "M=" << M << " K=" << K;
       }
 }
 
@@ -176,7 +221,8 @@ TEST_F(X86Exact, SingleHighByteAnywhereIsSeen) {
         const X86PathCounts c = counts_of([&] { qtest::run_and_compare(p, qgemm::output_s32(), "s32"); });
         if (HasFailure()) return;
         SCOPED_TRACE("pos=" + std::to_string(pos));
-        expect_exact_loop(c, M, K);
+        EXPECT_GT(c.exact_blocks + c.split_blocks + c.sign_blocks, 0u);
+        expect_loops(c, p);
       }
     }
 }
@@ -227,7 +273,74 @@ TEST_F(X86Exact, SplitLoopIsExact) {
       for (int64_t i = 0; i < M; ++i)
         for (int64_t k = 0; k < K; ++k) any_high |= p.a[static_cast<size_t>(i * p.lda + k)] >= 128;
       if (any_high) EXPECT_GT(c.split_blocks, 0u) << "M=" << M << " K=" << K << " mode=" << mode;
-      EXPECT_EQ(c.exact_blocks, 0u) << "M=" << M << " K=" << K << " mode=" << mode;
+      expect_loops(c, p);
+    }
+}
+
+// The sign mode of packed tiles (A - o as signed bytes against B ^ 0x80 / B ^ 0x7F) on data
+// that picks each offset and places the values it can only sign one way (a = 0 for o = 128,
+// a = 255 for o = 127) first and second in a vpmaddubsw pair; data with both (0, 0) and
+// (255, 255) pairs, which must fall back to the per-block loops; partial tiles (M % 4), K tails
+// (odd K, K % 4), and M <= 4 with K % 4 != 0 (packed too). Every output stage.
+TEST_F(X86Exact, SignModeIsExact) {
+  std::mt19937 rng(16);
+  int idx = 0;
+  for (int64_t K : {1, 2, 3, 5, 6, 127, 130, 257, 770, 3072})
+    for (int64_t M : {1, 3, 5, 7, 8, 12, 33})
+      for (int mode = 0; mode < 5; ++mode) {
+        if (K % 4 == 0 && M <= 4) continue;  // A in place: not this mode
+        const bool per_col = (idx % 2) == 1;
+        qtest::GenOptions g;
+        g.layout = (idx % 3) ? qgemm::WeightLayout::nk : qgemm::WeightLayout::kn;
+        g.zb_per_column = per_col;
+        g.bias = true;
+        g.lda_pad = idx % 4 == 1 ? 7 : 0;
+        ++idx;
+        oracle::Problem p = qtest::make_problem(M, 29, K, g, rng);
+        auto r8 = [&](int lo, int hi) { return static_cast<uint8_t>(lo + static_cast<int>(rng() % (hi - lo + 1))); };
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t k = 0; k < K; ++k) {
+            uint8_t& a = p.a[static_cast<size_t>(i * p.lda + k)];
+            const int64_t q = (k + i) % 4;  // position in two pairs (rows shifted, so both orders occur)
+            if (mode == 0) a = k % 2 ? r8(1, 254) : r8(128, 254);  // no forced values: offset 128
+            if (mode == 1) a = q < 2 ? 0 : (q == 2 ? 255 : r8(0, 254));  // (0, 0) and (255, x): 127
+            if (mode == 2) a = q < 2 ? 255 : (q == 2 ? 0 : r8(1, 255));  // (255, 255) and (0, x): 128
+            if (mode == 3) a = q < 2 ? 255 : (q == 2 ? r8(1, 255) : 0);  // (x, 0) second: 128
+            if (mode == 4) a = (rng() & 1) ? 255 : 0;  // both kinds of pairs: per-block loops
+          }
+        for (auto& b : p.b) b = static_cast<int8_t>((rng() % 3) ? ((rng() & 1) ? 127 : -128) : static_cast<int>(rng() % 256) - 128);
+        p.za = static_cast<int32_t>(rng() % 256);
+        const X86PathCounts c = counts_of([&] { run_stages(p, per_col); });
+        if (HasFailure()) return;
+        expect_loops(c, p);
+        const X86Expected e = expected_loops(p);
+        // The data do what they are for (modes 1-3 need K >= 4 for a 255 in each row; with
+        // mode 4 and small K a tile may miss one kind of pair by chance).
+        if (mode == 0 || (K >= 4 && mode < 4)) EXPECT_TRUE(e.sign) << "M=" << M << " K=" << K << " mode=" << mode;
+        if (K >= 127 && mode == 4) EXPECT_FALSE(e.sign) << "M=" << M << " K=" << K;
+      }
+}
+
+// The sign mode with K in several driver K blocks: each call then holds one K block, and the
+// kernel sums that block's B columns itself (StageParams::colsum is null).
+TEST_F(X86Exact, SignModeInKBlocks) {
+  struct KcOverride {
+    KcOverride() { qgemm::detail::set_kc_for_testing(static_cast<size_t>(kBlockK)); }
+    ~KcOverride() { qgemm::detail::set_kc_for_testing(0); }
+  } kc;
+  std::mt19937 rng(17);
+  for (int64_t K : {3 * kBlockK, 5 * kBlockK + 6})
+    for (int64_t M : {5, 8, 13}) {
+      qtest::GenOptions g;
+      g.zb_per_column = M % 2 == 1;
+      g.bias = true;
+      oracle::Problem p = qtest::make_problem(M, 40, K, g, rng);
+      for (auto& a : p.a) a = static_cast<uint8_t>(1 + rng() % 255);
+      for (auto& b : p.b) b = static_cast<int8_t>((rng() & 1) ? 127 : -128);
+      const X86PathCounts c = counts_of([&] { run_stages(p, g.zb_per_column); });
+      if (HasFailure()) return;
+      EXPECT_GT(c.sign_blocks, 0u) << "M=" << M << " K=" << K;
+      EXPECT_EQ(c.fast_blocks + c.exact_blocks, 0u) << "M=" << M << " K=" << K;
     }
 }
 

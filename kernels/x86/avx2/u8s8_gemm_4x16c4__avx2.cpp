@@ -7,6 +7,7 @@
 // by pack_a_tile (M > 4: checked and widened once per MC block; u8s8_gemm_4x16c4_pack_a.cpp,
 // layout in u8s8_gemm_4x16c4_common.hpp). This file: the tiles, the entry point, the config.
 #include <algorithm>
+#include <cstring>
 
 #include "path_counters.hpp"
 #include "ukernel.hpp"
@@ -28,7 +29,6 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
   for (size_t i = 0; i < kMR; ++i)
     for (size_t v = 0; v < kNV; ++v) acc[i][v] = _mm256_setzero_si256();
   const size_t groups = kp / kKR, blocks = packed_blocks(kp);
-  const uint8_t* flags = a;
   const uint8_t* ap = a + packed_header(kp);
   // Each loop prefetches the next column panel's B (it follows this one in memory), so with few
   // row tiles per panel (small M, weights from DRAM) the next panel streams in while this one
@@ -44,6 +44,29 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
       _mm_prefetch(r + row_bytes - 1, _MM_HINT_T0);
     }
   }
+  if (a[0] == 1) {  // sign mode: one loop over every K group, then the offset terms
+    sign_run(ap, b, groups, acc, pfd);
+    const int32_t o = a[1];
+    int32_t rc[kMR];
+    std::memcpy(rc, a + 16, sizeof rc);
+    __m256i cs[kNV];
+    if (p->colsum) {
+      alignas(32) int32_t t[kNR] = {};
+      std::memcpy(t, p->colsum + j0, n * sizeof(int32_t));  // past n: columns nobody stores
+      cs[0] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t));
+      cs[1] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t + 8));
+    } else {
+      panel_colsum(b, groups, cs);
+    }
+    for (size_t v = 0; v < kNV; ++v) {
+      const __m256i oc = _mm256_mullo_epi32(cs[v], _mm256_set1_epi32(o));  // modular, as the sums
+      for (size_t i = 0; i < kMR; ++i)
+        acc[i][v] = _mm256_add_epi32(acc[i][v], _mm256_add_epi32(oc, _mm256_set1_epi32(rc[i])));
+    }
+    count_path(Path::avx2_sign_block, blocks);
+    return ymm::store_tile<kMR, kNV>(acc, m, n, row_sum, c, c_stride, *p, j0);
+  }
+  const uint8_t* flags = a + kTileInfo;
   uint64_t fast = 0, exact = 0;
   for (size_t blk = 0, g0 = 0; blk < blocks;) {
     const uint8_t kind = flags[blk];

@@ -416,6 +416,179 @@ QGEMM_INLINE void split_run_asm(const uint8_t* a, const int8_t* b, size_t count,
       : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13", "xmm15");
 }
+
+// acc[4][2] = the sign loop over `count` K groups of a sign-mode tile (A at a: per group
+// [4 rows][4 s8 s] then [4 rows][4 bytes x], see sign_pair), B at b: w = b ^ x, then
+// vpmaddubsw(w, s) + vpmaddwd(1), the fast loop's sequence plus one vpxor. Two groups per
+// iteration (an odd count runs one first); each group prefetches pfd bytes past its B line.
+QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, __m256i (&acc)[kMR][kNV], size_t pfd) {
+  __asm__ volatile(
+      "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"
+      "vpxor %%xmm1, %%xmm1, %%xmm1\n\t"
+      "vpxor %%xmm2, %%xmm2, %%xmm2\n\t"
+      "vpxor %%xmm3, %%xmm3, %%xmm3\n\t"
+      "vpxor %%xmm4, %%xmm4, %%xmm4\n\t"
+      "vpxor %%xmm5, %%xmm5, %%xmm5\n\t"
+      "vpxor %%xmm6, %%xmm6, %%xmm6\n\t"
+      "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"
+      "vpcmpeqw %%ymm15, %%ymm15, %%ymm15\n\t"
+      "vpsrlw $15, %%ymm15, %%ymm15\n\t"  // int16 ones
+      "shr $1, %[n]\n\t"
+      "jnc 2f\n\t"
+      "prefetcht0 0(%[b],%[pfd])\n\t"
+      "vmovdqu 0(%[b]), %%ymm8\n\t"
+      "vmovdqu 32(%[b]), %%ymm9\n\t"
+      "vpbroadcastd 16(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 0(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
+      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
+      "vpbroadcastd 20(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 4(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm2, %%ymm2\n\t"
+      "vpaddd %%ymm13, %%ymm3, %%ymm3\n\t"
+      "vpbroadcastd 24(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 8(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
+      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
+      "vpbroadcastd 28(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 12(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm6, %%ymm6\n\t"
+      "vpaddd %%ymm13, %%ymm7, %%ymm7\n\t"
+      "add $32, %[a]\n\t"
+      "add $64, %[b]\n\t"
+      "2:\n\t"
+      "test %[n], %[n]\n\t"
+      "jz 3f\n\t"
+      ".p2align 4\n\t"
+      "1:\n\t"
+      "prefetcht0 0(%[b],%[pfd])\n\t"
+      "vmovdqu 0(%[b]), %%ymm8\n\t"
+      "vmovdqu 32(%[b]), %%ymm9\n\t"
+      "vpbroadcastd 16(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 0(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
+      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
+      "vpbroadcastd 20(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 4(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm2, %%ymm2\n\t"
+      "vpaddd %%ymm13, %%ymm3, %%ymm3\n\t"
+      "vpbroadcastd 24(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 8(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
+      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
+      "vpbroadcastd 28(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 12(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm6, %%ymm6\n\t"
+      "vpaddd %%ymm13, %%ymm7, %%ymm7\n\t"
+      "prefetcht0 64(%[b],%[pfd])\n\t"
+      "vmovdqu 64(%[b]), %%ymm8\n\t"
+      "vmovdqu 96(%[b]), %%ymm9\n\t"
+      "vpbroadcastd 48(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 32(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
+      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
+      "vpbroadcastd 52(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 36(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm2, %%ymm2\n\t"
+      "vpaddd %%ymm13, %%ymm3, %%ymm3\n\t"
+      "vpbroadcastd 56(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 40(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
+      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
+      "vpbroadcastd 60(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 44(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm6, %%ymm6\n\t"
+      "vpaddd %%ymm13, %%ymm7, %%ymm7\n\t"
+      "add $64, %[a]\n\t"
+      "add $128, %[b]\n\t"
+      "dec %[n]\n\t"
+      "jnz 1b\n\t"
+      "3:\n\t"
+      "vmovdqu %%ymm0, 0(%[acc])\n\t"
+      "vmovdqu %%ymm1, 32(%[acc])\n\t"
+      "vmovdqu %%ymm2, 64(%[acc])\n\t"
+      "vmovdqu %%ymm3, 96(%[acc])\n\t"
+      "vmovdqu %%ymm4, 128(%[acc])\n\t"
+      "vmovdqu %%ymm5, 160(%[acc])\n\t"
+      "vmovdqu %%ymm6, 192(%[acc])\n\t"
+      "vmovdqu %%ymm7, 224(%[acc])\n\t"
+      : [a] "+r"(a), [b] "+r"(b), [n] "+r"(count)
+      : [acc] "r"(&acc[0][0]), [pfd] "r"(pfd)
+      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "xmm15");
+}
 #endif
 
 // vpmaddubsw + vpmaddwd(1): only for blocks that block_is_7bit() accepted. pfd as in
@@ -581,6 +754,38 @@ QGEMM_INLINE void split_block(const uint8_t* a, size_t ars, const int8_t* b, siz
 #else
   for (size_t i = 0; i < M; ++i) split_run(split[i], bg, count, &acc[i][0], i == 0 ? pfd : 0);
 #endif
+}
+
+// acc[4][2] = the sign loop (see sign_pair, sign_run_asm) over `count` K groups.
+QGEMM_INLINE void sign_run(const uint8_t* a, const int8_t* b, size_t count, __m256i (&acc)[kMR][kNV], size_t pfd) {
+#if QGEMM_AVX2_ASM
+  sign_run_asm(a, b, count, acc, pfd);
+#else
+  (void)pfd;
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (size_t i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+  for (size_t g = 0; g < count; ++g, a += kSignGroupBytes, b += kNR * kKR) {
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
+    for (size_t i = 0; i < kMR; ++i) {
+      const __m256i sv = _mm256_set1_epi32(load4(a + i * kKR)), xv = _mm256_set1_epi32(load4(a + kMR * kKR + i * kKR));
+      acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_xor_si256(b0, xv), sv), ones));
+      acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_xor_si256(b1, xv), sv), ones));
+    }
+  }
+#endif
+}
+
+// cs[0..15] = sum over `groups` K groups of the panel's columns (the sign mode's o*colsum term
+// when the driver holds only one K block of several: StageParams::colsum is null then).
+QGEMM_INLINE void panel_colsum(const int8_t* b, size_t groups, __m256i (&cs)[kNV]) {
+  const __m256i one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);
+  cs[0] = cs[1] = _mm256_setzero_si256();
+  for (size_t g = 0; g < groups; ++g, b += kNR * kKR)
+    for (size_t v = 0; v < kNV; ++v) {
+      const __m256i bv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32 * v));
+      cs[v] = _mm256_add_epi32(cs[v], _mm256_madd_epi16(_mm256_maddubs_epi16(one8, bv), one16));
+    }
 }
 
 // acc += exact loop over `count` groups of a packed exact stretch (A at aw, B at bg).
