@@ -77,26 +77,24 @@ void run_stages(const oracle::Problem& p, bool per_column) {
 }
 
 // The AVX2 kernel's K blocks per loop in one run of f (on every thread it used): the vpmaddubsw
-// loop, the int16 loop, and the one-row loop on A split into 7 bits + high bit.
+// loop, the int16 loop, and the sign mode.
 struct X86PathCounts {
-  uint64_t fast_blocks, exact_blocks, split_blocks, sign_blocks;
+  uint64_t fast_blocks, exact_blocks, sign_blocks;
 };
 X86PathCounts counts_of(const std::function<void()>& f) {
   qgemm::detail::start_path_counting();
   f();
   qgemm::detail::stop_path_counting();
-  return {path_count(Path::avx2_fast_block), path_count(Path::avx2_exact_block), path_count(Path::avx2_split_block),
-          path_count(Path::avx2_sign_block)};
+  return {path_count(Path::avx2_fast_block), path_count(Path::avx2_exact_block), path_count(Path::avx2_sign_block)};
 }
 
-// Which of the AVX2 kernel's loops a problem must run, from the kernel's rules (its comments):
-// A in place (K % 4 == 0 and M <= 4, the M rows in one tile): per 128-deep K block, the fast
-// loop if every byte is <= 127, else the split loop (M < 4) or the int16 loop (M = 4). A packed
-// (4-row tiles): the sign mode for a tile whose blocks are at least half exact and which lacks
-// (0, 0) or (255, 255) vpmaddubsw pairs (K values 2t, 2t+1); per block fast / int16 otherwise.
-// Valid where K is one K block of the driver (every test here).
+// Which of the AVX2 kernel's loops a problem must run, from the kernel's rules (its comments).
+// The driver packs A in 4-row tiles (for any M). A tile runs in the sign mode when at least half
+// of its 128-deep K blocks are exact (a byte >= 128) and it lacks (0, 0) or (255, 255)
+// vpmaddubsw pairs (K values 2t, 2t+1); otherwise per block the fast loop (every byte <= 127) or
+// the int16 loop. Valid where K is one K block of the driver (every test here).
 struct X86Expected {
-  bool fast = false, exact = false, split = false, sign = false;
+  bool fast = false, exact = false, sign = false;
 };
 X86Expected expected_loops(const oracle::Problem& p) {
   X86Expected e;
@@ -108,16 +106,7 @@ X86Expected expected_loops(const oracle::Problem& p) {
         if (at(i, k) >= 128) return true;
     return false;
   };
-  const int64_t blocks = (K + 3) / 4 * 4 / kBlockK + ((K + 3) / 4 * 4 % kBlockK != 0);
-  if (K % 4 == 0 && M <= 4) {
-    for (int64_t blk = 0; blk < blocks; ++blk) {
-      if (!block_exact(0, M, blk))
-        e.fast = true;
-      else
-        (M < 4 ? e.split : e.exact) = true;
-    }
-    return e;
-  }
+  const int64_t kp = (K + 3) / 4 * 4, blocks = (kp + kBlockK - 1) / kBlockK;
   for (int64_t i0 = 0; i0 < M; i0 += 4) {
     const int64_t i1 = std::min(M, i0 + 4);
     int64_t n_exact = 0;
@@ -143,7 +132,6 @@ void expect_loops(const X86PathCounts& c, const oracle::Problem& p) {
   const X86Expected e = expected_loops(p);
   EXPECT_EQ(c.fast_blocks > 0, e.fast) << "fast loop, M=" << p.M << " K=" << p.K;
   EXPECT_EQ(c.exact_blocks > 0, e.exact) << "int16 loop, M=" << p.M << " K=" << p.K;
-  EXPECT_EQ(c.split_blocks > 0, e.split) << "split loop, M=" << p.M << " K=" << p.K;
   EXPECT_EQ(c.sign_blocks > 0, e.sign) << "sign mode, M=" << p.M << " K=" << p.K;
 }
 
@@ -176,18 +164,18 @@ TEST_F(X86Exact, SevenBitActivationsUseFastPath) {
       const X86PathCounts c = counts_of([&] { run_stages(p, K % 2 == 0); });
       if (HasFailure()) return;
       EXPECT_GT(c.fast_blocks, 0u);
-      EXPECT_EQ(c.exact_blocks + c.split_blocks + c.sign_blocks, 0u) << "M=" << M << " K=" << K;
+      EXPECT_EQ(c.exact_blocks + c.sign_blocks, 0u) << "M=" << M << " K=" << K;
     }
 }
 
 // One call whose K blocks and row tiles alternate between safe and saturating data: both loops
-// run within a tile and their partial sums are combined exactly. Covers A packed (M > 16) and
-// in place (M <= 16, K % 4 == 0), both weight layouts, per-tensor and per-column zero points.
+// run within a tile and their partial sums are combined exactly, next to sign-mode tiles. Tiles
+// of 1, 2 and 4 rows and whole ones, both weight layouts, per-tensor and per-column zero points.
 TEST_F(X86Exact, MixedBlocksUseBothPaths) {
   std::mt19937 rng(13);
   int idx = 0;
   for (int64_t K : {3 * kBlockK + 1, 5 * kBlockK - 2, 4 * kBlockK + 4, 6 * kBlockK})
-    for (int64_t M : {1, 2, 5, 16, 19, 64})
+    for (int64_t M : {1, 2, 4, 5, 16, 19, 64})
       for (const auto& pr : {std::pair<int8_t, int8_t>{127, 127}, {-128, -128}, {127, -128}}) {
         const bool per_col = (idx % 2) == 1;
         const auto layout = (idx % 3) ? qgemm::WeightLayout::nk : qgemm::WeightLayout::kn;
@@ -204,12 +192,12 @@ TEST_F(X86Exact, MixedBlocksUseBothPaths) {
         if (HasFailure()) return;
         expect_loops(c, p);
         EXPECT_GT(c.fast_blocks, 0u) << "M=" << M << " K=" << K;
-        EXPECT_GT(c.exact_blocks + c.split_blocks, 0u) << "M=" << M << " K=" << K;
+        EXPECT_GT(c.exact_blocks, 0u) << "M=" << M << " K=" << K;
       }
 }
 
 // Random bytes with a single 255 planted at every position of a block in turn: the block check
-// must see each byte (rows, K groups, tails of the in-place and packed scans).
+// must see each byte (rows, K groups, tails of the packer's scans).
 TEST_F(X86Exact, SingleHighByteAnywhereIsSeen) {
   std::mt19937 rng(14);
   for (int64_t M : {1, 3, 4, 6, 20})
@@ -221,19 +209,19 @@ TEST_F(X86Exact, SingleHighByteAnywhereIsSeen) {
         const X86PathCounts c = counts_of([&] { qtest::run_and_compare(p, qgemm::output_s32(), "s32"); });
         if (HasFailure()) return;
         SCOPED_TRACE("pos=" + std::to_string(pos));
-        EXPECT_GT(c.exact_blocks + c.split_blocks + c.sign_blocks, 0u);
+        EXPECT_GT(c.exact_blocks + c.sign_blocks, 0u);
         expect_loops(c, p);
       }
     }
 }
 
-// The split loop (A = low 7 bits + 128 * high bit, one pass per row, 1 to 3 rows) on the bytes that stress each of its
-// parts: A at 0, 1, 127, 128, 129, 254, 255 (low part 0 or 127 with and without the high bit) or
-// random, B at -128, -127, -1, 0, 1, 126, 127 or random, in runs long enough that whole blocks
-// have the high bit set everywhere against B = -128 (the int16 high sums' largest magnitude).
-// K: below, at and above one block, several blocks with a partial last one, and the decode
-// shapes' depths; a padded row stride; every output stage, both zero-point kinds.
-TEST_F(X86Exact, SplitLoopIsExact) {
+// The int16 loop for tiles of 1 to 4 rows (the intrinsic loop below 4 rows, the assembly one
+// at 4), with a (0, 0) and a (255, 255) pair planted so that the tile cannot take the sign mode,
+// on the bytes that stress it: A at 0, 1, 127, 128, 129, 254, 255 or random, B at -128, -127,
+// -1, 0, 1, 126, 127 or random. K: below, at and above one block, several blocks with a
+// partial last one, and the decode shapes' depths; a padded row stride; every output stage,
+// both zero-point kinds.
+TEST_F(X86Exact, Int16LoopIsExactForEveryRowCount) {
   std::mt19937 rng(15);
   const uint8_t a_vals[] = {0, 1, 127, 128, 129, 254, 255};
   const int8_t b_vals[] = {-128, -127, -1, 0, 1, 126, 127};
@@ -248,7 +236,7 @@ TEST_F(X86Exact, SplitLoopIsExact) {
       g.bias = true;
       g.lda_pad = idx % 2 ? 13 : 0;
       ++idx;
-      const int64_t M = 1 + idx % 3;
+      const int64_t M = 1 + idx % 4;
       oracle::Problem p = qtest::make_problem(M, 37, K, g, rng);
       for (int64_t x = 0; x < M * K; ++x) {
         const int64_t k = x % K;
@@ -266,29 +254,28 @@ TEST_F(X86Exact, SplitLoopIsExact) {
           if (mode == 1) p.b[at] = b_vals[(k * 3 + j) % 7];
           if (mode == 2) p.b[at] = (rng() % 3) ? b_vals[rng() % 7] : static_cast<int8_t>(rng());
         }
+      // A (0, 0) and a (255, 255) pair in the last row: no sign-mode offset, the per-block loops.
+      for (int64_t k = 0; k < 4; ++k) p.a[static_cast<size_t>((M - 1) * p.lda + K - 4 + k)] = k < 2 ? 0 : 255;
       p.za = (idx % 3 == 0) ? 0 : static_cast<int32_t>(rng() % 256);
       const X86PathCounts c = counts_of([&] { run_stages(p, per_col); });
       if (HasFailure()) return;
-      bool any_high = false;
-      for (int64_t i = 0; i < M; ++i)
-        for (int64_t k = 0; k < K; ++k) any_high |= p.a[static_cast<size_t>(i * p.lda + k)] >= 128;
-      if (any_high) EXPECT_GT(c.split_blocks, 0u) << "M=" << M << " K=" << K << " mode=" << mode;
+      EXPECT_GT(c.exact_blocks, 0u) << "M=" << M << " K=" << K << " mode=" << mode;
+      EXPECT_EQ(c.sign_blocks, 0u) << "M=" << M << " K=" << K << " mode=" << mode;
       expect_loops(c, p);
     }
 }
 
-// The sign mode of packed tiles (A - o as signed bytes against B ^ 0x80 / B ^ 0x7F) on data
+// The sign mode (A - o as signed bytes against B ^ 0x80 / B ^ 0x7F) on data
 // that picks each offset and places the values it can only sign one way (a = 0 for o = 128,
 // a = 255 for o = 127) first and second in a vpmaddubsw pair; data with both (0, 0) and
-// (255, 255) pairs, which must fall back to the per-block loops; partial tiles (M % 4), K tails
-// (odd K, K % 4), and M <= 4 with K % 4 != 0 (packed too). Every output stage.
+// (255, 255) pairs, which must fall back to the per-block loops; every row count of a tile
+// (M % 4), K tails (odd K, K % 4). Every output stage.
 TEST_F(X86Exact, SignModeIsExact) {
   std::mt19937 rng(16);
   int idx = 0;
-  for (int64_t K : {1, 2, 3, 5, 6, 127, 130, 257, 770, 3072})
-    for (int64_t M : {1, 3, 5, 7, 8, 12, 33})
+  for (int64_t K : {1, 2, 3, 4, 5, 6, 8, 127, 128, 130, 257, 768, 770, 3072})
+    for (int64_t M : {1, 2, 3, 4, 5, 7, 8, 12, 33})
       for (int mode = 0; mode < 5; ++mode) {
-        if (K % 4 == 0 && M <= 4) continue;  // A in place: not this mode
         const bool per_col = (idx % 2) == 1;
         qtest::GenOptions g;
         g.layout = (idx % 3) ? qgemm::WeightLayout::nk : qgemm::WeightLayout::kn;

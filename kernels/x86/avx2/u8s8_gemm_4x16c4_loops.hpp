@@ -3,10 +3,13 @@
 //   - the block check: are all A bytes of a K block <= 127 (A read in place)?
 //   - the fast loop, vpmaddubsw + vpmaddwd(1): only on such blocks, where no int16 pair sum can
 //     saturate (|a0*b0 + a1*b1| <= 127*128*2 < 32768 for any weights);
-//   - the exact loop: A zero-extended and B sign-extended to int16, vpmaddwd, exact for any bytes.
-// Both need two multiply uops per 32 multiply-adds; the exact one needs twice the vpaddd. The
-// full-tile loops are in inline assembly; the intrinsic versions are the reference and run for
-// partial tiles and under emulation.
+//   - the exact loop: A zero-extended and B sign-extended to int16, vpmaddwd, exact for any bytes;
+//   - the sign loop of sign-mode tiles (see sign_pair in u8s8_gemm_4x16c4_common.hpp): the fast
+//     loop's sequence on w = B ^ x against signed A bytes s, exact for any bytes.
+// All need two multiply uops per 32 multiply-adds; per 32 products and row the fast loop takes 3
+// vector operations, the sign loop 4 and the exact loop 4 + 2/rows (the vpmovsxbw of B). The
+// loops are in inline assembly (the sign loop for 1-4 rows, the others for whole tiles); the
+// intrinsic versions are the reference and run for partial tiles and under emulation.
 #pragma once
 
 #include <cstring>
@@ -265,163 +268,15 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
         "xmm11", "xmm12", "xmm13");
 }
 
-// A row of a split block as split_block prepares it: [128 bytes: low 7 bits][128 bytes: high bits],
-// 4 bytes per K group.
-constexpr size_t kSplitHi = kBlockGroups * kKR, kSplitRow = 2 * kSplitHi;
 
-// acc[r][0..1] += the split loop (see split_block) over `count` K groups for Rows (1 or 2) rows:
-// row r's bits at a + r*kSplitRow, B at b. Each B vector is loaded once for all its products
-// (the intrinsic loop let GCC load it twice: 6 loads per group on 2 load ports), and two groups
-// run per iteration (an odd count runs one first). Two rows share the B loads and the loop.
-template <size_t Rows, bool Prefetch>
-QGEMM_INLINE void split_run_asm(const uint8_t* a, const int8_t* b, size_t count, __m256i* acc, size_t pfd) {
-  static_assert(Rows == 1 || Rows == 2, "one or two rows");
-  __asm__ volatile(
-      "vmovdqu 0(%[acc]), %%ymm0\n\t"
-      "vmovdqu 32(%[acc]), %%ymm1\n\t"
-      "vpxor %%xmm2, %%xmm2, %%xmm2\n\t"
-      "vpxor %%xmm3, %%xmm3, %%xmm3\n\t"
-      ".if %c[two]\n\t"
-      "vmovdqu 64(%[acc]), %%ymm4\n\t"
-      "vmovdqu 96(%[acc]), %%ymm5\n\t"
-      "vpxor %%xmm6, %%xmm6, %%xmm6\n\t"
-      "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"
-      ".endif\n\t"
-      "vpcmpeqw %%ymm15, %%ymm15, %%ymm15\n\t"
-      "vpsrlw $15, %%ymm15, %%ymm15\n\t"  // int16 ones
-      "shr $1, %[n]\n\t"
-      "jnc 2f\n\t"
-      ".if %c[pf]\n\t"
-      "prefetcht0 0(%[b],%[pfd])\n\t"
-      ".endif\n\t"
-      "vmovdqu 0(%[b]), %%ymm8\n\t"
-      "vmovdqu 32(%[b]), %%ymm9\n\t"
-      "vpbroadcastd 0(%[a]), %%ymm10\n\t"
-      "vpbroadcastd 128(%[a]), %%ymm11\n\t"
-      "vpmaddubsw %%ymm8, %%ymm10, %%ymm12\n\t"
-      "vpmaddubsw %%ymm9, %%ymm10, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
-      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
-      "vpmaddubsw %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpaddw %%ymm12, %%ymm2, %%ymm2\n\t"
-      "vpaddw %%ymm13, %%ymm3, %%ymm3\n\t"
-      ".if %c[two]\n\t"
-      "vpbroadcastd 256(%[a]), %%ymm10\n\t"
-      "vpbroadcastd 384(%[a]), %%ymm11\n\t"
-      "vpmaddubsw %%ymm8, %%ymm10, %%ymm12\n\t"
-      "vpmaddubsw %%ymm9, %%ymm10, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
-      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
-      "vpmaddubsw %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpaddw %%ymm12, %%ymm6, %%ymm6\n\t"
-      "vpaddw %%ymm13, %%ymm7, %%ymm7\n\t"
-      ".endif\n\t"
-      "add $4, %[a]\n\t"
-      "add $64, %[b]\n\t"
-      "2:\n\t"
-      "test %[n], %[n]\n\t"
-      "jz 3f\n\t"
-      ".p2align 4\n\t"
-      "1:\n\t"
-      ".if %c[pf]\n\t"
-      "prefetcht0 0(%[b],%[pfd])\n\t"
-      ".endif\n\t"
-      "vmovdqu 0(%[b]), %%ymm8\n\t"
-      "vmovdqu 32(%[b]), %%ymm9\n\t"
-      "vpbroadcastd 0(%[a]), %%ymm10\n\t"
-      "vpbroadcastd 128(%[a]), %%ymm11\n\t"
-      "vpmaddubsw %%ymm8, %%ymm10, %%ymm12\n\t"
-      "vpmaddubsw %%ymm9, %%ymm10, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
-      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
-      "vpmaddubsw %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpaddw %%ymm12, %%ymm2, %%ymm2\n\t"
-      "vpaddw %%ymm13, %%ymm3, %%ymm3\n\t"
-      ".if %c[two]\n\t"
-      "vpbroadcastd 256(%[a]), %%ymm10\n\t"
-      "vpbroadcastd 384(%[a]), %%ymm11\n\t"
-      "vpmaddubsw %%ymm8, %%ymm10, %%ymm12\n\t"
-      "vpmaddubsw %%ymm9, %%ymm10, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
-      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
-      "vpmaddubsw %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpaddw %%ymm12, %%ymm6, %%ymm6\n\t"
-      "vpaddw %%ymm13, %%ymm7, %%ymm7\n\t"
-      ".endif\n\t"
-      ".if %c[pf]\n\t"
-      "prefetcht0 64(%[b],%[pfd])\n\t"
-      ".endif\n\t"
-      "vmovdqu 64(%[b]), %%ymm8\n\t"
-      "vmovdqu 96(%[b]), %%ymm9\n\t"
-      "vpbroadcastd 4(%[a]), %%ymm10\n\t"
-      "vpbroadcastd 132(%[a]), %%ymm11\n\t"
-      "vpmaddubsw %%ymm8, %%ymm10, %%ymm12\n\t"
-      "vpmaddubsw %%ymm9, %%ymm10, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
-      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
-      "vpmaddubsw %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpaddw %%ymm12, %%ymm2, %%ymm2\n\t"
-      "vpaddw %%ymm13, %%ymm3, %%ymm3\n\t"
-      ".if %c[two]\n\t"
-      "vpbroadcastd 260(%[a]), %%ymm10\n\t"
-      "vpbroadcastd 388(%[a]), %%ymm11\n\t"
-      "vpmaddubsw %%ymm8, %%ymm10, %%ymm12\n\t"
-      "vpmaddubsw %%ymm9, %%ymm10, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
-      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
-      "vpmaddubsw %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpmaddubsw %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpaddw %%ymm12, %%ymm6, %%ymm6\n\t"
-      "vpaddw %%ymm13, %%ymm7, %%ymm7\n\t"
-      ".endif\n\t"
-      "add $8, %[a]\n\t"
-      "add $128, %[b]\n\t"
-      "dec %[n]\n\t"
-      "jnz 1b\n\t"
-      "3:\n\t"
-      "vpsllw $7, %%ymm15, %%ymm15\n\t"  // int16 128: the high bits' weight
-      "vpmaddwd %%ymm15, %%ymm2, %%ymm2\n\t"
-      "vpmaddwd %%ymm15, %%ymm3, %%ymm3\n\t"
-      "vpaddd %%ymm2, %%ymm0, %%ymm0\n\t"
-      "vpaddd %%ymm3, %%ymm1, %%ymm1\n\t"
-      "vmovdqu %%ymm0, 0(%[acc])\n\t"
-      "vmovdqu %%ymm1, 32(%[acc])\n\t"
-      ".if %c[two]\n\t"
-      "vpmaddwd %%ymm15, %%ymm6, %%ymm6\n\t"
-      "vpmaddwd %%ymm15, %%ymm7, %%ymm7\n\t"
-      "vpaddd %%ymm6, %%ymm4, %%ymm4\n\t"
-      "vpaddd %%ymm7, %%ymm5, %%ymm5\n\t"
-      "vmovdqu %%ymm4, 64(%[acc])\n\t"
-      "vmovdqu %%ymm5, 96(%[acc])\n\t"
-      ".endif\n\t"
-      : [a] "+r"(a), [b] "+r"(b), [n] "+r"(count)
-      : [acc] "r"(acc), [pfd] "r"(pfd), [pf] "i"(Prefetch ? 1 : 0), [two] "i"(Rows == 2 ? 1 : 0)
-      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-        "xmm11", "xmm12", "xmm13", "xmm15");
-}
-
-// acc[4][2] = the sign loop over `count` K groups of a sign-mode tile (A at a: per group
-// [4 rows][4 s8 s] then [4 rows][4 bytes x], see sign_pair), B at b: w = b ^ x, then
-// vpmaddubsw(w, s) + vpmaddwd(1), the fast loop's sequence plus one vpxor. Two groups per
-// iteration (an odd count runs one first); each group prefetches pfd bytes past its B line.
+// acc[r][0..1] = the sign loop over `count` K groups of a sign-mode tile for its first Rows rows
+// (A at a: per group [4 rows][4 s8 s] then [4 rows][4 bytes x], see sign_pair), B at b:
+// w = b ^ x, then vpmaddubsw(w, s) + vpmaddwd(1), the fast loop's sequence plus one vpxor. Two
+// groups per iteration (an odd count runs one first); each group prefetches pfd bytes past its
+// B line.
+template <size_t Rows>
 QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, __m256i (&acc)[kMR][kNV], size_t pfd) {
+  static_assert(Rows >= 1 && Rows <= kMR, "1 to 4 rows");
   __asm__ volatile(
       "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"
       "vpxor %%xmm1, %%xmm1, %%xmm1\n\t"
@@ -448,6 +303,7 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
       "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
       "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
+      ".if %c[rows] > 1\n\t"
       "vpbroadcastd 20(%[a]), %%ymm11\n\t"
       "vpbroadcastd 4(%[a]), %%ymm10\n\t"
       "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
@@ -458,6 +314,8 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
       "vpaddd %%ymm12, %%ymm2, %%ymm2\n\t"
       "vpaddd %%ymm13, %%ymm3, %%ymm3\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 2\n\t"
       "vpbroadcastd 24(%[a]), %%ymm11\n\t"
       "vpbroadcastd 8(%[a]), %%ymm10\n\t"
       "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
@@ -468,6 +326,8 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
       "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
       "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 3\n\t"
       "vpbroadcastd 28(%[a]), %%ymm11\n\t"
       "vpbroadcastd 12(%[a]), %%ymm10\n\t"
       "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
@@ -478,6 +338,7 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
       "vpaddd %%ymm12, %%ymm6, %%ymm6\n\t"
       "vpaddd %%ymm13, %%ymm7, %%ymm7\n\t"
+      ".endif\n\t"
       "add $32, %[a]\n\t"
       "add $64, %[b]\n\t"
       "2:\n\t"
@@ -498,6 +359,7 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
       "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
       "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
+      ".if %c[rows] > 1\n\t"
       "vpbroadcastd 20(%[a]), %%ymm11\n\t"
       "vpbroadcastd 4(%[a]), %%ymm10\n\t"
       "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
@@ -508,6 +370,8 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
       "vpaddd %%ymm12, %%ymm2, %%ymm2\n\t"
       "vpaddd %%ymm13, %%ymm3, %%ymm3\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 2\n\t"
       "vpbroadcastd 24(%[a]), %%ymm11\n\t"
       "vpbroadcastd 8(%[a]), %%ymm10\n\t"
       "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
@@ -518,6 +382,8 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
       "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
       "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 3\n\t"
       "vpbroadcastd 28(%[a]), %%ymm11\n\t"
       "vpbroadcastd 12(%[a]), %%ymm10\n\t"
       "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
@@ -528,6 +394,7 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
       "vpaddd %%ymm12, %%ymm6, %%ymm6\n\t"
       "vpaddd %%ymm13, %%ymm7, %%ymm7\n\t"
+      ".endif\n\t"
       "prefetcht0 64(%[b],%[pfd])\n\t"
       "vmovdqu 64(%[b]), %%ymm8\n\t"
       "vmovdqu 96(%[b]), %%ymm9\n\t"
@@ -541,6 +408,7 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
       "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
       "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
+      ".if %c[rows] > 1\n\t"
       "vpbroadcastd 52(%[a]), %%ymm11\n\t"
       "vpbroadcastd 36(%[a]), %%ymm10\n\t"
       "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
@@ -551,6 +419,8 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
       "vpaddd %%ymm12, %%ymm2, %%ymm2\n\t"
       "vpaddd %%ymm13, %%ymm3, %%ymm3\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 2\n\t"
       "vpbroadcastd 56(%[a]), %%ymm11\n\t"
       "vpbroadcastd 40(%[a]), %%ymm10\n\t"
       "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
@@ -561,6 +431,8 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
       "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
       "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 3\n\t"
       "vpbroadcastd 60(%[a]), %%ymm11\n\t"
       "vpbroadcastd 44(%[a]), %%ymm10\n\t"
       "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
@@ -571,6 +443,7 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
       "vpaddd %%ymm12, %%ymm6, %%ymm6\n\t"
       "vpaddd %%ymm13, %%ymm7, %%ymm7\n\t"
+      ".endif\n\t"
       "add $64, %[a]\n\t"
       "add $128, %[b]\n\t"
       "dec %[n]\n\t"
@@ -578,14 +451,20 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "3:\n\t"
       "vmovdqu %%ymm0, 0(%[acc])\n\t"
       "vmovdqu %%ymm1, 32(%[acc])\n\t"
+      ".if %c[rows] > 1\n\t"
       "vmovdqu %%ymm2, 64(%[acc])\n\t"
       "vmovdqu %%ymm3, 96(%[acc])\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 2\n\t"
       "vmovdqu %%ymm4, 128(%[acc])\n\t"
       "vmovdqu %%ymm5, 160(%[acc])\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 3\n\t"
       "vmovdqu %%ymm6, 192(%[acc])\n\t"
       "vmovdqu %%ymm7, 224(%[acc])\n\t"
+      ".endif\n\t"
       : [a] "+r"(a), [b] "+r"(b), [n] "+r"(count)
-      : [acc] "r"(&acc[0][0]), [pfd] "r"(pfd)
+      : [acc] "r"(&acc[0][0]), [pfd] "r"(pfd), [rows] "i"(Rows)
       : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13", "xmm15");
 }
@@ -687,87 +566,19 @@ QGEMM_INLINE void exact_block(const uint8_t* a, size_t ars, size_t aks, const in
   }
 }
 
-// Rows of A in place, exact for any bytes: A split into its low 7 bits and its high bit,
-// a = lo + 128*hi. lo*b runs the fast loop's sequence (vpmaddubsw is exact on it: |pair| <=
-// 2*127*128 < 32768); hi*b pairs (|.| <= 2*128) are summed in int16 over the block (<= 32
-// groups: |sum| <= 8192) and widened once per block by vpmaddwd with 128. That is 5 vector
-// operations per row and 32 products where widening B costs 4 + 2/M: at few rows B's widening is
-// not amortized (measurements in docs/notes/issue-18.md). pfd as in fast_block_asm (0: none).
-
-// dst[0, len) = the low 7 bits of row r's bytes, dst[kSplitHi, kSplitHi + len) their high bits.
-QGEMM_INLINE void split_row(const uint8_t* r, size_t len, uint8_t* dst) {
-  const __m256i low7 = _mm256_set1_epi8(0x7F), one8 = _mm256_set1_epi8(1);
-  size_t x = 0;
-  for (; x + 32 <= len; x += 32) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + x));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(dst + x), _mm256_and_si256(v, low7));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(dst + kSplitHi + x), _mm256_and_si256(_mm256_srli_epi16(v, 7), one8));
-  }
-  for (; x < len; ++x) {
-    dst[x] = r[x] & 0x7F;
-    dst[kSplitHi + x] = r[x] >> 7;
-  }
-}
-
-// acc[0..1] += the split loop for one row (intrinsics: under emulation).
-QGEMM_INLINE void split_run(const uint8_t* a, const int8_t* bg, size_t count, __m256i* acc, size_t pfd) {
-  const __m256i ones = _mm256_set1_epi16(1), w128 = _mm256_set1_epi16(128);
-  __m256i c0 = acc[0], c1 = acc[1], h0 = _mm256_setzero_si256(), h1 = h0;
-  for (size_t t = 0; t < count * kKR; t += kKR, bg += kNR * kKR) {
-    if (pfd) _mm_prefetch(reinterpret_cast<const char*>(bg) + pfd, _MM_HINT_T0);
-    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg));
-    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg + 32));
-    const __m256i al = _mm256_set1_epi32(load4(a + t)), ah = _mm256_set1_epi32(load4(a + kSplitHi + t));
-    c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_maddubs_epi16(al, b0), ones));
-    c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_maddubs_epi16(al, b1), ones));
-    h0 = _mm256_add_epi16(h0, _mm256_maddubs_epi16(ah, b0));
-    h1 = _mm256_add_epi16(h1, _mm256_maddubs_epi16(ah, b1));
-  }
-  acc[0] = _mm256_add_epi32(c0, _mm256_madd_epi16(h0, w128));
-  acc[1] = _mm256_add_epi32(c1, _mm256_madd_epi16(h1, w128));
-}
-
-// Rows [0, M) of A in place over K groups [g0, g1): two rows per pass share B's loads; a third
-// row runs a second pass, reading the block's B (2 KiB) from L1. The first pass prefetches.
-template <size_t M>
-QGEMM_INLINE void split_block(const uint8_t* a, size_t ars, const int8_t* b, size_t g0, size_t g1,
-                              __m256i (&acc)[kMR][kNV], size_t pfd) {
-  alignas(32) uint8_t split[M][kSplitRow];
-  const size_t count = g1 - g0;
-  for (size_t i = 0; i < M; ++i) split_row(a + i * ars + g0 * kKR, count * kKR, split[i]);
-  const int8_t* bg = b + g0 * kNR * kKR;
-#if QGEMM_AVX2_ASM
-  for (size_t i = 0; i < M; i += 2) {
-    const bool pf = i == 0 && pfd;
-    if (M - i >= 2) {
-      if (pf)
-        split_run_asm<2, true>(split[i], bg, count, &acc[i][0], pfd);
-      else
-        split_run_asm<2, false>(split[i], bg, count, &acc[i][0], 0);
-    } else {
-      if (pf)
-        split_run_asm<1, true>(split[i], bg, count, &acc[i][0], pfd);
-      else
-        split_run_asm<1, false>(split[i], bg, count, &acc[i][0], 0);
-    }
-  }
-#else
-  for (size_t i = 0; i < M; ++i) split_run(split[i], bg, count, &acc[i][0], i == 0 ? pfd : 0);
-#endif
-}
-
-// acc[4][2] = the sign loop (see sign_pair, sign_run_asm) over `count` K groups.
+// acc[r][2] = the sign loop (see sign_pair, sign_run_asm) over `count` K groups, rows [0, R).
+template <size_t R>
 QGEMM_INLINE void sign_run(const uint8_t* a, const int8_t* b, size_t count, __m256i (&acc)[kMR][kNV], size_t pfd) {
 #if QGEMM_AVX2_ASM
-  sign_run_asm(a, b, count, acc, pfd);
+  sign_run_asm<R>(a, b, count, acc, pfd);
 #else
   (void)pfd;
   const __m256i ones = _mm256_set1_epi16(1);
-  for (size_t i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+  for (size_t i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
   for (size_t g = 0; g < count; ++g, a += kSignGroupBytes, b += kNR * kKR) {
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
-    for (size_t i = 0; i < kMR; ++i) {
+    for (size_t i = 0; i < R; ++i) {
       const __m256i sv = _mm256_set1_epi32(load4(a + i * kKR)), xv = _mm256_set1_epi32(load4(a + kMR * kKR + i * kKR));
       acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_xor_si256(b0, xv), sv), ones));
       acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_xor_si256(b1, xv), sv), ones));
@@ -788,19 +599,24 @@ QGEMM_INLINE void panel_colsum(const int8_t* b, size_t groups, __m256i (&cs)[kNV
     }
 }
 
-// acc += exact loop over `count` groups of a packed exact stretch (A at aw, B at bg).
+// acc += exact loop over `count` groups of a packed exact stretch (A at aw, B at bg), rows
+// [0, R): the assembly loop for whole tiles, the intrinsic one below (rows 8 bytes apart).
+template <size_t R>
 QGEMM_INLINE void exact_run(const int16_t* aw, const int8_t* bg, size_t count, __m256i (&acc)[kMR][kNV],
                             size_t pfd) {
   for (size_t h = 0; h < kNV; ++h) {
-    __m256i pc[kMR][2];
+    __m256i pc[R][2];
 #if QGEMM_AVX2_ASM
-    exact_pass_asm<kKR * sizeof(int16_t), kExactGroupBytes, true>(aw, bg + 32 * h, count,
-                                                                   reinterpret_cast<__m256i*>(pc), pfd);
-#else
-    (void)pfd;
-    exact_pass<kMR>(aw, kKR, kMR * kKR, bg + 32 * h, count, pc);
+    if (R == kMR) {
+      exact_pass_asm<kKR * sizeof(int16_t), kExactGroupBytes, true>(aw, bg + 32 * h, count,
+                                                                     reinterpret_cast<__m256i*>(pc), pfd);
+    } else
 #endif
-    fold_pass<kMR>(pc, acc, h);
+    {
+      (void)pfd;
+      exact_pass<R>(aw, kKR, kMR * kKR, bg + 32 * h, count, pc);
+    }
+    fold_pass<R>(pc, acc, h);
   }
 }
 

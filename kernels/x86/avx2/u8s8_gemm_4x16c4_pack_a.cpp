@@ -51,7 +51,7 @@ void pack_sign(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, int 
   uint8_t* out = dst + packed_header(kp);
   uint32_t c[kMR] = {0, 0, 0, 0};  // modular, like the sums they correct
   size_t g = 0;
-  if (m == kMR) {  // 4 groups of the 4 rows per step, vectorized as pack_a_tile's fast blocks
+  {  // 4 groups of the 4 rows per step, vectorized as pack_a_tile's fast blocks; rows >= m as o
     const __m128i vo = _mm_set1_epi8(static_cast<char>(o)), m128 = _mm_set1_epi8(-128);
     const __m128i odd = _mm_set1_epi16(static_cast<short>(0xFF00)), x7f = _mm_set1_epi8(0x7F);
     const __m128i one8 = _mm_set1_epi8(1), one16 = _mm_set1_epi16(1);
@@ -60,7 +60,7 @@ void pack_sign(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, int 
     for (; (g + 4) * kKR <= k; g += 4) {
       __m128i sv[kMR], xv[kMR];
       for (size_t i = 0; i < kMR; ++i) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i * lda + g * kKR));
+        const __m128i v = i < m ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i * lda + g * kKR)) : vo;
         const __m128i y = _mm_sub_epi8(v, vo);  // a - o, +128 wrapping to -128
         const __m128i f = _mm_cmpeq_epi8(y, m128);  // forced: s = -128 (abs keeps it)
         const __m128i neg = _mm_andnot_si128(_mm_slli_epi16(f, 8), odd);  // second of a pair, partner not forced
@@ -131,9 +131,9 @@ void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, ui
     const size_t g0 = blk * kBlockGroups, g1 = size_min(groups, g0 + kBlockGroups);
     const size_t k0 = g0 * kKR, k1 = size_min(k, g1 * kKR);
     bool exact;
-    if (m == kMR && k1 - k0 == kBlockGroups * kKR) {
+    if (k1 - k0 == kBlockGroups * kKR) {
       __m256i any = _mm256_setzero_si256();
-      for (size_t i = 0; i < kMR; ++i)
+      for (size_t i = 0; i < m; ++i)
         for (size_t x = 0; x < kBlockGroups * kKR; x += 32)
           any = _mm256_or_si256(any, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i * lda + k0 + x)));
       exact = _mm256_movemask_epi8(any) != 0;
@@ -156,14 +156,15 @@ void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, ui
   for (size_t blk = 0; blk < blocks; ++blk) {
     const size_t g0 = blk * kBlockGroups, g1 = size_min(groups, g0 + kBlockGroups);
     const size_t k0 = g0 * kKR, k1 = size_min(k, g1 * kKR);
-    const bool full = m == kMR && k1 - k0 == kBlockGroups * kKR;
+    const bool full = k1 - k0 == kBlockGroups * kKR;  // rows >= m: zeros
     const bool exact = flags[blk] != 0;
+    const __m128i zero = _mm_setzero_si128();
+    auto row16 = [&](size_t i, size_t x) {
+      return i < m ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i * lda + k0 + x)) : zero;
+    };
     if (full && !exact) {  // 4 groups of the 4 rows per step: a 4x4 transpose of dwords
       for (size_t x = 0; x < kBlockGroups * kKR; x += 16, out += 64) {
-        const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + k0 + x));
-        const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + lda + k0 + x));
-        const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 2 * lda + k0 + x));
-        const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + 3 * lda + k0 + x));
+        const __m128i r0 = row16(0, x), r1 = row16(1, x), r2 = row16(2, x), r3 = row16(3, x);
         const __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
         const __m128i t2 = _mm_unpackhi_epi32(r0, r1), t3 = _mm_unpackhi_epi32(r2, r3);
         _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi64(t0, t1));
@@ -174,8 +175,7 @@ void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, ui
     } else if (full) {  // widened, then a 4x4 transpose of qwords
       for (size_t x = 0; x < kBlockGroups * kKR; x += 16, out += 128) {
         __m256i w[kMR];
-        for (size_t i = 0; i < kMR; ++i)
-          w[i] = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i * lda + k0 + x)));
+        for (size_t i = 0; i < kMR; ++i) w[i] = _mm256_cvtepu8_epi16(row16(i, x));
         const __m256i t0 = _mm256_unpacklo_epi64(w[0], w[1]), t1 = _mm256_unpacklo_epi64(w[2], w[3]);
         const __m256i t2 = _mm256_unpackhi_epi64(w[0], w[1]), t3 = _mm256_unpackhi_epi64(w[2], w[3]);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permute2x128_si256(t0, t1, 0x20));
