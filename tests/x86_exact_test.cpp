@@ -135,7 +135,8 @@ void expect_loops(const X86PathCounts& c, const oracle::Problem& p) {
   EXPECT_EQ(c.sign_blocks > 0, e.sign) << "sign mode, M=" << p.M << " K=" << p.K;
 }
 
-// A = 255 everywhere with each saturating weight pair: only the exact loop may run.
+// A = 255 everywhere with each saturating weight pair: only an exact loop may run (the sign mode
+// here, which these tiles allow).
 TEST_F(X86Exact, SaturatingPairsUseExactPath) {
   std::mt19937 rng(11);
   const int8_t pairs[][2] = {{127, 127}, {-128, -128}, {127, -128}, {-128, 127}};
