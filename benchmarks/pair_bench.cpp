@@ -9,6 +9,9 @@
 //                       oneDNN's saturating vpmaddubsw (run with ONEDNN_MAX_CPU_ISA=AVX2)
 //   safe/<M>x<N>x<K>    the same with A in [0, 127] (qgemm may use vpmaddubsw)
 //   w8a32/1x<N>x<K>     WeightOnlyLinear (int8 weights, float X) vs oneDNN's f32 matmul
+//   xs/<M>x<N>x<K>      qgemm with itself: "exact" = the exact/ data, "safe" = the safe/ data, same
+//                       weights; here ratio = safe time / exact time = exact GOPS / safe GOPS, the
+//                       cost of full-range activations (issue 18)
 //   dyn/<M>x<N>x<K>     qgemm with itself: "gemm" = the bare s32 GEMM on already quantized X,
 //                       "layer" = DynamicLinear::forward (quantize X + GEMM + float output);
 //                       here ratio = layer time / gemm time, and ratio - 1 the layer's overhead
@@ -109,14 +112,18 @@ void report(const std::string& name, double ops, int rounds, Side q, Side o, con
   std::fflush(stdout);
 }
 
-void gemm_case(const char* kind, int64_t M, int64_t N, int64_t K, int rounds) {
-  const bool safe = std::strcmp(kind, "safe") == 0;
+// A for the exact/ (A in [128, 255]) or safe/ (A in [0, 127]) cases, B in {-128, 127}.
+void fill_gemm_data(bool safe, std::vector<uint8_t>& a, std::vector<int8_t>& b) {
   std::mt19937 rng(42);
   std::uniform_int_distribution<int> lo(0, 127), hi(128, 255), bit(0, 1);
-  std::vector<uint8_t> a(static_cast<size_t>(M * K));
-  std::vector<int8_t> b(static_cast<size_t>(K * N));
   for (auto& v : a) v = static_cast<uint8_t>(safe ? lo(rng) : hi(rng));
   for (auto& v : b) v = static_cast<int8_t>(bit(rng) ? 127 : -128);
+}
+
+void gemm_case(const char* kind, int64_t M, int64_t N, int64_t K, int rounds) {
+  std::vector<uint8_t> a(static_cast<size_t>(M * K));
+  std::vector<int8_t> b(static_cast<size_t>(K * N));
+  fill_gemm_data(std::strcmp(kind, "safe") == 0, a, b);
   std::vector<int32_t> c(static_cast<size_t>(M * N));
   qgemm::PackedWeights* w = nullptr;
   if (qgemm::pack_weights(b.data(), qgemm::WeightLayout::kn, K, N, N, nullptr, false, &w) != qgemm::Status::ok) {
@@ -129,6 +136,23 @@ void gemm_case(const char* kind, int64_t M, int64_t N, int64_t K, int rounds) {
   report(name, 2.0 * M * N * K, rounds,
          {[&] { qgemm::gemm(M, a.data(), K, 0, w, qgemm::output_s32(), c.data(), N); }}, {[&] { o.run(); }}, "qgemm",
          "onednn", M <= 8 ? static_cast<double>(N) * static_cast<double>(K) : 0.0);
+  qgemm::destroy_packed_weights(w);
+}
+
+void xs_case(int64_t M, int64_t N, int64_t K, int rounds) {
+  std::vector<uint8_t> ax(static_cast<size_t>(M * K)), as(ax.size());
+  std::vector<int8_t> b(static_cast<size_t>(K * N)), unused(b.size());
+  fill_gemm_data(false, ax, b);
+  fill_gemm_data(true, as, unused);
+  std::vector<int32_t> cx(static_cast<size_t>(M * N)), cs(cx.size());
+  qgemm::PackedWeights* w = nullptr;
+  if (qgemm::pack_weights(b.data(), qgemm::WeightLayout::kn, K, N, N, nullptr, false, &w) != qgemm::Status::ok) {
+    std::printf("xs: pack_weights failed: %s\n", qgemm::last_error_message());
+    return;
+  }
+  report("xs/" + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K), 2.0 * M * N * K, rounds,
+         {[&] { qgemm::gemm(M, ax.data(), K, 0, w, qgemm::output_s32(), cx.data(), N); }},
+         {[&] { qgemm::gemm(M, as.data(), K, 0, w, qgemm::output_s32(), cs.data(), N); }}, "exact", " safe ");
   qgemm::destroy_packed_weights(w);
 }
 
@@ -207,6 +231,13 @@ int main(int argc, char** argv) {
       for (int64_t M : {1, 8, 128})
         if (want(std::string(kind) + "/" + std::to_string(M) + "x" + std::to_string(s[0]) + "x" + std::to_string(s[1])))
           gemm_case(kind, M, s[0], s[1], rounds);
+  const int64_t xs[][3] = {{1, 768, 768},  {1, 3072, 768}, {1, 768, 3072}, {1, 4096, 4096}, {2, 768, 768},
+                           {4, 768, 768},  {8, 768, 768},  {8, 3072, 768}, {8, 768, 3072}, {32, 768, 768},
+                           {32, 3072, 768}, {128, 768, 768}, {128, 3072, 768}};
+  for (const auto& s : xs) {
+    const std::string name = "xs/" + std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" + std::to_string(s[2]);
+    if (want(name)) xs_case(s[0], s[1], s[2], rounds);
+  }
   const int64_t w8[][2] = {{768, 768}, {3072, 768}, {768, 3072}, {4096, 4096}};
   for (const auto& s : w8)
     if (want("w8a32/1x" + std::to_string(s[0]) + "x" + std::to_string(s[1]))) w8a32_case(s[0], s[1], rounds);

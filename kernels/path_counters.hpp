@@ -15,6 +15,7 @@ namespace detail {
 enum class Path : unsigned {
   avx2_fast_block,         // AVX2 K blocks on vpmaddubsw + vpmaddwd(1) (A block all <= 127)
   avx2_exact_block,        // AVX2 K blocks on the int16 loop (zero-/sign-extension + vpmaddwd)
+  avx2_sign_block,         // AVX2 K blocks of packed tiles in the sign mode (vpxor + vpmaddubsw)
   avx512bw_maddubs_chunk,  // AVX-512BW K chunks on vpmaddubsw (A chunk all <= 127)
   avx512bw_exact_chunk,    // AVX-512BW K chunks on the int16 vpmaddwd sequence
   avx512vnni_a_in_place,   // AVX-512 VNNI tile calls reading A rows in place (small M)

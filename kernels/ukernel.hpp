@@ -68,6 +68,10 @@ struct StageParams {
   // the last row tile of its panel, else null: a kernel may prefetch it while it computes, so
   // that at small M the weights keep streaming from memory during the panel's last tile.
   const int8_t* b_next;
+  // B's column sums sum_k B[k][j] over the whole K, indexed by the absolute column j (as col_off),
+  // for a kernel that computes (A - offset) * B and adds offset * colsum back; null when the
+  // call holds only one K block of several (a kernel then sums its own block's columns).
+  const int32_t* colsum;
 };
 
 using GemmUkernelFn = void (*)(size_t m, size_t n, size_t kp, const uint8_t* a,

@@ -286,6 +286,7 @@ Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const Pac
 
   StageParams& p = plan->params;
   p.col_off = col_off;
+  p.colsum = nkb == 1 ? b.colsum : nullptr;  // the whole K in each call (see StageParams)
   p.zb = b.zb;
   p.zo = out.zero_point;
   p.qmin = lo - out.zero_point;

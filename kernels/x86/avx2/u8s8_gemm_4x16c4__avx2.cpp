@@ -2,11 +2,14 @@
 // exact for every input. vpmaddubsw adds two u8*s8 products into a saturating int16, which is
 // wrong for e.g. 255*127 + 255*127; so the kernel uses it only on K blocks whose A bytes are all
 // <= 127, checked per block at run time, and an exact int16 loop elsewhere (the loops:
-// u8s8_gemm_4x16c4_loops.hpp). Which loop ran is counted per K block (kernels/path_counters.hpp).
-// Two ways in: A read in place (M <= 4: the check and the widening run per tile), or A packed
-// by pack_a_tile (M > 4: checked and widened once per MC block; u8s8_gemm_4x16c4_pack_a.cpp,
-// layout in u8s8_gemm_4x16c4_common.hpp). This file: the tiles, the entry point, the config.
+// u8s8_gemm_4x16c4_loops.hpp). A tile whose K blocks are mostly exact runs the sign mode instead
+// (every product on vpmaddubsw with pairs that cannot saturate, see sign_pair). Which loop ran is
+// counted per K block (kernels/path_counters.hpp). The driver always packs A with pack_a_tile
+// (checked, widened or signed once per MC block; u8s8_gemm_4x16c4_pack_a.cpp, layout in
+// u8s8_gemm_4x16c4_common.hpp); A in place or in generic panels (the microkernel contract, for
+// direct calls) runs the per-block loops. This file: the tiles, the entry point, the config.
 #include <algorithm>
+#include <cstring>
 
 #include "path_counters.hpp"
 #include "ukernel.hpp"
@@ -21,14 +24,14 @@ namespace detail {
 namespace avx2_gemm {
 namespace {
 
-// Tile over A packed by pack_a_tile (rows >= m are zero there, so all four rows are computed).
+// Tile over A packed by pack_a_tile, rows [0, R) computed (R = m: rows >= m are padding).
+template <size_t R>
 void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* b, const int32_t* row_sum, void* c,
                  size_t c_stride, const StageParams* p, size_t j0) {
   __m256i acc[kMR][kNV];
   for (size_t i = 0; i < kMR; ++i)
     for (size_t v = 0; v < kNV; ++v) acc[i][v] = _mm256_setzero_si256();
   const size_t groups = kp / kKR, blocks = packed_blocks(kp);
-  const uint8_t* flags = a;
   const uint8_t* ap = a + packed_header(kp);
   // Each loop prefetches the next column panel's B (it follows this one in memory), so with few
   // row tiles per panel (small M, weights from DRAM) the next panel streams in while this one
@@ -44,6 +47,29 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
       _mm_prefetch(r + row_bytes - 1, _MM_HINT_T0);
     }
   }
+  if (a[0] == 1) {  // sign mode: one loop over every K group, then the offset terms
+    sign_run<R>(ap, b, groups, acc, pfd);
+    const int32_t o = a[1];
+    int32_t rc[kMR];
+    std::memcpy(rc, a + 16, sizeof rc);
+    __m256i cs[kNV];
+    if (p->colsum) {
+      alignas(32) int32_t t[kNR] = {};
+      std::memcpy(t, p->colsum + j0, n * sizeof(int32_t));  // past n: columns nobody stores
+      cs[0] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t));
+      cs[1] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t + 8));
+    } else {
+      panel_colsum(b, groups, cs);
+    }
+    for (size_t v = 0; v < kNV; ++v) {
+      const __m256i oc = _mm256_mullo_epi32(cs[v], _mm256_set1_epi32(o));  // modular, as the sums
+      for (size_t i = 0; i < R; ++i)
+        acc[i][v] = _mm256_add_epi32(acc[i][v], _mm256_add_epi32(oc, _mm256_set1_epi32(rc[i])));
+    }
+    count_path(Path::avx2_sign_block, blocks);
+    return ymm::store_tile<kMR, kNV>(acc, m, n, row_sum, c, c_stride, *p, j0);
+  }
+  const uint8_t* flags = a + kTileInfo;
   uint64_t fast = 0, exact = 0;
   for (size_t blk = 0, g0 = 0; blk < blocks;) {
     const uint8_t kind = flags[blk];
@@ -52,11 +78,11 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
     const size_t g1 = size_min(groups, end * kBlockGroups), count = g1 - g0;
     const int8_t* bg = b + g0 * kNR * kKR;
     if (kind) {
-      exact_run(reinterpret_cast<const int16_t*>(ap), bg, count, acc, pfd);
+      exact_run<R>(reinterpret_cast<const int16_t*>(ap), bg, count, acc, pfd);
       ap += count * kExactGroupBytes;
       exact += end - blk;
     } else {
-      fast_block<kMR>(ap, kKR, kMR * kKR, bg, 0, count, acc, pfd);
+      fast_block<R>(ap, kKR, kMR * kKR, bg, 0, count, acc, pfd);
       ap += count * kFastGroupBytes;
       fast += end - blk;
     }
@@ -94,7 +120,10 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const i
 void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride,
                             size_t a_kgroup_stride, const int8_t* b, const int32_t* row_sum, void* c,
                             size_t c_row_stride, const StageParams* p, size_t j0) {
-  if (a_row_stride == 0) return tile_packed(m, n, kp, a, b, row_sum, c, c_row_stride, p, j0);
+  if (a_row_stride == 0)
+    return with_rows<kMR>(m, [&](auto rows) {
+      tile_packed<decltype(rows)::value>(m, n, kp, a, b, row_sum, c, c_row_stride, p, j0);
+    });
   with_rows<kMR>(m, [&](auto rows) {
     tile<decltype(rows)::value>(n, kp, a, a_row_stride, a_kgroup_stride, b,
                                  row_sum, c, c_row_stride, p, j0);
@@ -104,12 +133,13 @@ void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, siz
 }  // namespace
 }  // namespace avx2_gemm
 
-// A is read in place (K % 4 == 0) up to 4 rows, where a packing pass would be redone for one
-// tile; above that the driver packs it with pack_a_tile. MC block: mc_for_k (sized for the
-// int16 packed A to stay in L2).
+// A is always packed by pack_a_tile, also at M <= 4: the sign mode prepares A once per MC block
+// there instead of once per column panel (read in place, the per-block loops cost 0.6 of the
+// fast loop at M = 2-4 where the sign mode reaches 0.8; docs/notes/issue-18.md). A tile of m < 4
+// rows computes only its m rows. MC block: mc_for_k (sized for the int16 packed A to stay in L2).
 extern const GemmConfig kGemmConfig_avx2 = {
     Isa::avx2, "u8s8_gemm_4x16c4__avx2", avx2_gemm::kMR, avx2_gemm::kNR, avx2_gemm::kKR,
-    avx2_gemm::u8s8_gemm_4x16c4__avx2, /*max_m_unpacked=*/avx2_gemm::kMR, avx2_gemm::mc_for_k,
+    avx2_gemm::u8s8_gemm_4x16c4__avx2, /*max_m_unpacked=*/0, avx2_gemm::mc_for_k,
     avx2_gemm::a_tile_bytes, avx2_gemm::pack_a_tile, /*row_sum_only_with_zb=*/true,
     /*k_block=*/avx2_gemm::kBlockGroups * avx2_gemm::kKR};
 

@@ -3,10 +3,13 @@
 //   - the block check: are all A bytes of a K block <= 127 (A read in place)?
 //   - the fast loop, vpmaddubsw + vpmaddwd(1): only on such blocks, where no int16 pair sum can
 //     saturate (|a0*b0 + a1*b1| <= 127*128*2 < 32768 for any weights);
-//   - the exact loop: A zero-extended and B sign-extended to int16, vpmaddwd, exact for any bytes.
-// Both need two multiply uops per 32 multiply-adds; the exact one needs twice the vpaddd. The
-// full-tile loops are in inline assembly; the intrinsic versions are the reference and run for
-// partial tiles and under emulation.
+//   - the exact loop: A zero-extended and B sign-extended to int16, vpmaddwd, exact for any bytes;
+//   - the sign loop of sign-mode tiles (see sign_pair in u8s8_gemm_4x16c4_common.hpp): the fast
+//     loop's sequence on w = B ^ x against signed A bytes s, exact for any bytes.
+// All need two multiply uops per 32 multiply-adds; per 32 products and row the fast loop takes 3
+// vector operations, the sign loop 4 and the exact loop 4 + 2/rows (the vpmovsxbw of B). The
+// loops are in inline assembly (the sign loop for 1-4 rows, the others for whole tiles); the
+// intrinsic versions are the reference and run for partial tiles and under emulation.
 #pragma once
 
 #include <cstring>
@@ -147,6 +150,9 @@ constexpr size_t kAwRow = kBlockGroups * kKR * sizeof(int16_t);
 // (docs/kernel-notes.md#avx2).
 template <size_t RowBytes, size_t GroupBytes, bool Prefetch>
 QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t count, __m256i* pc, size_t pfd) {
+  // Two groups per iteration (an odd count runs one group first): the loop's pointer updates and
+  // branch then cost half as much of the front end, which the 18 vector operations per group
+  // nearly fill (docs/notes/issue-18.md).
   __asm__ volatile(
       "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"
       "vpxor %%xmm1, %%xmm1, %%xmm1\n\t"
@@ -156,15 +162,15 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
       "vpxor %%xmm5, %%xmm5, %%xmm5\n\t"
       "vpxor %%xmm6, %%xmm6, %%xmm6\n\t"
       "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"
-      ".p2align 4\n\t"
-      "1:\n\t"
+      "shr $1, %[n]\n\t"
+      "jnc 2f\n\t"
       ".if %c[pf]\n\t"
-      "prefetcht0 (%[b],%[pfd])\n\t"
+      "prefetcht0 0(%[b],%[pfd])\n\t"
       ".endif\n\t"
-      "vpmovsxbw (%[b]), %%ymm8\n\t"
+      "vpmovsxbw 0(%[b]), %%ymm8\n\t"
       "vpmovsxbw 16(%[b]), %%ymm9\n\t"
-      "vbroadcastsd (%[a]), %%ymm10\n\t"
-      "vbroadcastsd %c[r1](%[a]), %%ymm11\n\t"
+      "vbroadcastsd %c[o00](%[a]), %%ymm10\n\t"
+      "vbroadcastsd %c[o01](%[a]), %%ymm11\n\t"
       "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
       "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
       "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
@@ -173,8 +179,8 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
       "vpaddd %%ymm10, %%ymm1, %%ymm1\n\t"
       "vpaddd %%ymm13, %%ymm2, %%ymm2\n\t"
       "vpaddd %%ymm11, %%ymm3, %%ymm3\n\t"
-      "vbroadcastsd %c[r2](%[a]), %%ymm10\n\t"
-      "vbroadcastsd %c[r3](%[a]), %%ymm11\n\t"
+      "vbroadcastsd %c[o02](%[a]), %%ymm10\n\t"
+      "vbroadcastsd %c[o03](%[a]), %%ymm11\n\t"
       "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
       "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
       "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
@@ -185,8 +191,66 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
       "vpaddd %%ymm11, %%ymm7, %%ymm7\n\t"
       "add %[gs], %[a]\n\t"
       "add $64, %[b]\n\t"
+      "2:\n\t"
+      "test %[n], %[n]\n\t"
+      "jz 3f\n\t"
+      ".p2align 4\n\t"
+      "1:\n\t"
+      ".if %c[pf]\n\t"
+      "prefetcht0 0(%[b],%[pfd])\n\t"
+      ".endif\n\t"
+      "vpmovsxbw 0(%[b]), %%ymm8\n\t"
+      "vpmovsxbw 16(%[b]), %%ymm9\n\t"
+      "vbroadcastsd %c[o00](%[a]), %%ymm10\n\t"
+      "vbroadcastsd %c[o01](%[a]), %%ymm11\n\t"
+      "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
+      "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
+      "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
+      "vpmaddwd %%ymm9, %%ymm11, %%ymm11\n\t"
+      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
+      "vpaddd %%ymm10, %%ymm1, %%ymm1\n\t"
+      "vpaddd %%ymm13, %%ymm2, %%ymm2\n\t"
+      "vpaddd %%ymm11, %%ymm3, %%ymm3\n\t"
+      "vbroadcastsd %c[o02](%[a]), %%ymm10\n\t"
+      "vbroadcastsd %c[o03](%[a]), %%ymm11\n\t"
+      "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
+      "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
+      "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
+      "vpmaddwd %%ymm9, %%ymm11, %%ymm11\n\t"
+      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
+      "vpaddd %%ymm10, %%ymm5, %%ymm5\n\t"
+      "vpaddd %%ymm13, %%ymm6, %%ymm6\n\t"
+      "vpaddd %%ymm11, %%ymm7, %%ymm7\n\t"
+      ".if %c[pf]\n\t"
+      "prefetcht0 64(%[b],%[pfd])\n\t"
+      ".endif\n\t"
+      "vpmovsxbw 64(%[b]), %%ymm8\n\t"
+      "vpmovsxbw 80(%[b]), %%ymm9\n\t"
+      "vbroadcastsd %c[o10](%[a]), %%ymm10\n\t"
+      "vbroadcastsd %c[o11](%[a]), %%ymm11\n\t"
+      "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
+      "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
+      "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
+      "vpmaddwd %%ymm9, %%ymm11, %%ymm11\n\t"
+      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
+      "vpaddd %%ymm10, %%ymm1, %%ymm1\n\t"
+      "vpaddd %%ymm13, %%ymm2, %%ymm2\n\t"
+      "vpaddd %%ymm11, %%ymm3, %%ymm3\n\t"
+      "vbroadcastsd %c[o12](%[a]), %%ymm10\n\t"
+      "vbroadcastsd %c[o13](%[a]), %%ymm11\n\t"
+      "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
+      "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
+      "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
+      "vpmaddwd %%ymm9, %%ymm11, %%ymm11\n\t"
+      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
+      "vpaddd %%ymm10, %%ymm5, %%ymm5\n\t"
+      "vpaddd %%ymm13, %%ymm6, %%ymm6\n\t"
+      "vpaddd %%ymm11, %%ymm7, %%ymm7\n\t"
+      "add %[gs2], %[a]\n\t"
+      "add $128, %[b]\n\t"
       "dec %[n]\n\t"
       "jnz 1b\n\t"
+      "3:\n\t"
       "vmovdqu %%ymm0, 0(%[pc])\n\t"
       "vmovdqu %%ymm1, 32(%[pc])\n\t"
       "vmovdqu %%ymm2, 64(%[pc])\n\t"
@@ -196,21 +260,223 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
       "vmovdqu %%ymm6, 192(%[pc])\n\t"
       "vmovdqu %%ymm7, 224(%[pc])\n\t"
       : [a] "+r"(aw), [b] "+r"(bg), [n] "+r"(count)
-      : [pc] "r"(pc), [pfd] "r"(pfd), [pf] "i"(Prefetch ? 1 : 0), [gs] "i"(GroupBytes), [r1] "i"(RowBytes),
-        [r2] "i"(2 * RowBytes), [r3] "i"(3 * RowBytes)
+      : [pc] "r"(pc), [pfd] "r"(pfd), [pf] "i"(Prefetch ? 1 : 0), [gs] "i"(GroupBytes), [gs2] "i"(2 * GroupBytes),
+        [o00] "i"(0), [o01] "i"(RowBytes), [o02] "i"(2 * RowBytes), [o03] "i"(3 * RowBytes),
+        [o10] "i"(GroupBytes), [o11] "i"(GroupBytes + RowBytes), [o12] "i"(GroupBytes + 2 * RowBytes),
+        [o13] "i"(GroupBytes + 3 * RowBytes)
       : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13");
 }
+
+
+// acc[r][0..1] = the sign loop over `count` K groups of a sign-mode tile for its first Rows rows
+// (A at a: per group [4 rows][4 s8 s] then [4 rows][4 bytes x], see sign_pair), B at b:
+// w = b ^ x, then vpmaddubsw(w, s) + vpmaddwd(1), the fast loop's sequence plus one vpxor. Two
+// groups per iteration (an odd count runs one first); each group prefetches pfd bytes past its
+// B line.
+template <size_t Rows>
+QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, __m256i (&acc)[kMR][kNV], size_t pfd) {
+  static_assert(Rows >= 1 && Rows <= kMR, "1 to 4 rows");
+  __asm__ volatile(
+      "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"
+      "vpxor %%xmm1, %%xmm1, %%xmm1\n\t"
+      "vpxor %%xmm2, %%xmm2, %%xmm2\n\t"
+      "vpxor %%xmm3, %%xmm3, %%xmm3\n\t"
+      "vpxor %%xmm4, %%xmm4, %%xmm4\n\t"
+      "vpxor %%xmm5, %%xmm5, %%xmm5\n\t"
+      "vpxor %%xmm6, %%xmm6, %%xmm6\n\t"
+      "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"
+      "vpcmpeqw %%ymm15, %%ymm15, %%ymm15\n\t"
+      "vpsrlw $15, %%ymm15, %%ymm15\n\t"  // int16 ones
+      "shr $1, %[n]\n\t"
+      "jnc 2f\n\t"
+      "prefetcht0 0(%[b],%[pfd])\n\t"
+      "vmovdqu 0(%[b]), %%ymm8\n\t"
+      "vmovdqu 32(%[b]), %%ymm9\n\t"
+      "vpbroadcastd 16(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 0(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
+      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
+      ".if %c[rows] > 1\n\t"
+      "vpbroadcastd 20(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 4(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm2, %%ymm2\n\t"
+      "vpaddd %%ymm13, %%ymm3, %%ymm3\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 2\n\t"
+      "vpbroadcastd 24(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 8(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
+      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 3\n\t"
+      "vpbroadcastd 28(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 12(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm6, %%ymm6\n\t"
+      "vpaddd %%ymm13, %%ymm7, %%ymm7\n\t"
+      ".endif\n\t"
+      "add $32, %[a]\n\t"
+      "add $64, %[b]\n\t"
+      "2:\n\t"
+      "test %[n], %[n]\n\t"
+      "jz 3f\n\t"
+      ".p2align 4\n\t"
+      "1:\n\t"
+      "prefetcht0 0(%[b],%[pfd])\n\t"
+      "vmovdqu 0(%[b]), %%ymm8\n\t"
+      "vmovdqu 32(%[b]), %%ymm9\n\t"
+      "vpbroadcastd 16(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 0(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
+      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
+      ".if %c[rows] > 1\n\t"
+      "vpbroadcastd 20(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 4(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm2, %%ymm2\n\t"
+      "vpaddd %%ymm13, %%ymm3, %%ymm3\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 2\n\t"
+      "vpbroadcastd 24(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 8(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
+      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 3\n\t"
+      "vpbroadcastd 28(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 12(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm6, %%ymm6\n\t"
+      "vpaddd %%ymm13, %%ymm7, %%ymm7\n\t"
+      ".endif\n\t"
+      "prefetcht0 64(%[b],%[pfd])\n\t"
+      "vmovdqu 64(%[b]), %%ymm8\n\t"
+      "vmovdqu 96(%[b]), %%ymm9\n\t"
+      "vpbroadcastd 48(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 32(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
+      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
+      ".if %c[rows] > 1\n\t"
+      "vpbroadcastd 52(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 36(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm2, %%ymm2\n\t"
+      "vpaddd %%ymm13, %%ymm3, %%ymm3\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 2\n\t"
+      "vpbroadcastd 56(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 40(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
+      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 3\n\t"
+      "vpbroadcastd 60(%[a]), %%ymm11\n\t"
+      "vpbroadcastd 44(%[a]), %%ymm10\n\t"
+      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
+      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
+      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
+      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
+      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
+      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
+      "vpaddd %%ymm12, %%ymm6, %%ymm6\n\t"
+      "vpaddd %%ymm13, %%ymm7, %%ymm7\n\t"
+      ".endif\n\t"
+      "add $64, %[a]\n\t"
+      "add $128, %[b]\n\t"
+      "dec %[n]\n\t"
+      "jnz 1b\n\t"
+      "3:\n\t"
+      "vmovdqu %%ymm0, 0(%[acc])\n\t"
+      "vmovdqu %%ymm1, 32(%[acc])\n\t"
+      ".if %c[rows] > 1\n\t"
+      "vmovdqu %%ymm2, 64(%[acc])\n\t"
+      "vmovdqu %%ymm3, 96(%[acc])\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 2\n\t"
+      "vmovdqu %%ymm4, 128(%[acc])\n\t"
+      "vmovdqu %%ymm5, 160(%[acc])\n\t"
+      ".endif\n\t"
+      ".if %c[rows] > 3\n\t"
+      "vmovdqu %%ymm6, 192(%[acc])\n\t"
+      "vmovdqu %%ymm7, 224(%[acc])\n\t"
+      ".endif\n\t"
+      : [a] "+r"(a), [b] "+r"(b), [n] "+r"(count)
+      : [acc] "r"(&acc[0][0]), [pfd] "r"(pfd), [rows] "i"(Rows)
+      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "xmm15");
+}
 #endif
 
-// vpmaddubsw + vpmaddwd(1): only for blocks that block_is_7bit() accepted.
+// vpmaddubsw + vpmaddwd(1): only for blocks that block_is_7bit() accepted. pfd as in
+// fast_block_asm (0: no prefetch).
 template <size_t M>
 QGEMM_INLINE void fast_block(const uint8_t* a, size_t ars, size_t aks, const int8_t* b, size_t g0, size_t g1,
                              __m256i (&acc)[kMR][kNV], size_t pfd = 0) {
 #if QGEMM_AVX2_ASM
   if (M == kMR) return fast_block_asm(a, ars, aks, b, g0, g1, acc, pfd);
-#else
-  (void)pfd;
 #endif
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i c[M][kNV];
@@ -219,6 +485,7 @@ QGEMM_INLINE void fast_block(const uint8_t* a, size_t ars, size_t aks, const int
   const uint8_t* ag = a + g0 * aks;
   const int8_t* bg = b + g0 * kNR * kKR;
   for (size_t g = g0; g < g1; ++g, ag += aks, bg += kNR * kKR) {
+    if (pfd) _mm_prefetch(reinterpret_cast<const char*>(bg) + pfd, _MM_HINT_T0);
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg));
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bg + 32));
     for (size_t i = 0; i < M; ++i) {
@@ -299,19 +566,57 @@ QGEMM_INLINE void exact_block(const uint8_t* a, size_t ars, size_t aks, const in
   }
 }
 
-// acc += exact loop over `count` groups of a packed exact stretch (A at aw, B at bg).
+// acc[r][2] = the sign loop (see sign_pair, sign_run_asm) over `count` K groups, rows [0, R).
+template <size_t R>
+QGEMM_INLINE void sign_run(const uint8_t* a, const int8_t* b, size_t count, __m256i (&acc)[kMR][kNV], size_t pfd) {
+#if QGEMM_AVX2_ASM
+  sign_run_asm<R>(a, b, count, acc, pfd);
+#else
+  (void)pfd;
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (size_t i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+  for (size_t g = 0; g < count; ++g, a += kSignGroupBytes, b += kNR * kKR) {
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
+    for (size_t i = 0; i < R; ++i) {
+      const __m256i sv = _mm256_set1_epi32(load4(a + i * kKR)), xv = _mm256_set1_epi32(load4(a + kMR * kKR + i * kKR));
+      acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_xor_si256(b0, xv), sv), ones));
+      acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_xor_si256(b1, xv), sv), ones));
+    }
+  }
+#endif
+}
+
+// cs[0..15] = sum over `groups` K groups of the panel's columns (the sign mode's o*colsum term
+// when the driver holds only one K block of several: StageParams::colsum is null then).
+QGEMM_INLINE void panel_colsum(const int8_t* b, size_t groups, __m256i (&cs)[kNV]) {
+  const __m256i one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);
+  cs[0] = cs[1] = _mm256_setzero_si256();
+  for (size_t g = 0; g < groups; ++g, b += kNR * kKR)
+    for (size_t v = 0; v < kNV; ++v) {
+      const __m256i bv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32 * v));
+      cs[v] = _mm256_add_epi32(cs[v], _mm256_madd_epi16(_mm256_maddubs_epi16(one8, bv), one16));
+    }
+}
+
+// acc += exact loop over `count` groups of a packed exact stretch (A at aw, B at bg), rows
+// [0, R): the assembly loop for whole tiles, the intrinsic one below (rows 8 bytes apart).
+template <size_t R>
 QGEMM_INLINE void exact_run(const int16_t* aw, const int8_t* bg, size_t count, __m256i (&acc)[kMR][kNV],
                             size_t pfd) {
   for (size_t h = 0; h < kNV; ++h) {
-    __m256i pc[kMR][2];
+    __m256i pc[R][2];
 #if QGEMM_AVX2_ASM
-    exact_pass_asm<kKR * sizeof(int16_t), kExactGroupBytes, true>(aw, bg + 32 * h, count,
-                                                                   reinterpret_cast<__m256i*>(pc), pfd);
-#else
-    (void)pfd;
-    exact_pass<kMR>(aw, kKR, kMR * kKR, bg + 32 * h, count, pc);
+    if (R == kMR) {
+      exact_pass_asm<kKR * sizeof(int16_t), kExactGroupBytes, true>(aw, bg + 32 * h, count,
+                                                                     reinterpret_cast<__m256i*>(pc), pfd);
+    } else
 #endif
-    fold_pass<kMR>(pc, acc, h);
+    {
+      (void)pfd;
+      exact_pass<R>(aw, kKR, kMR * kKR, bg + 32 * h, count, pc);
+    }
+    fold_pass<R>(pc, acc, h);
   }
 }
 
