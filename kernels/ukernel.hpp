@@ -65,8 +65,9 @@ struct StageParams {
   const int32_t* acc_in;
   size_t acc_in_stride;
   // The B block the driver runs after this tile (same K range, next column panel) when this is
-  // the last row tile of its panel, else null: a kernel may prefetch it while it computes, so
-  // that at small M the weights keep streaming from memory during the panel's last tile.
+  // the last row tile of its panel and the weights are far larger than L2, else null: a kernel
+  // may prefetch it while it computes, so that at small M the weights keep streaming from
+  // memory during the panel's last tile.
   const int8_t* b_next;
   // B's column sums sum_k B[k][j] over the whole K, indexed by the absolute column j (as col_off),
   // for a kernel that computes (A - offset) * B and adds offset * colsum back; null when the

@@ -60,6 +60,7 @@ struct GemmPlan {
   size_t c_stride = 0, esize = 0;
   size_t m = 0, n = 0, k = 0, kp = 0, mc = 0;
   bool in_place = false;
+  bool prefetch_next = false;  // the last row tile of a panel gets the next one's B (StageParams::b_next)
   bool need_row_sums = true;  // false when every zb[j] is 0 and the kernel uses row_sum only with zb
   size_t tm = 1, tn = 1;      // task grid: tm row groups x tn column groups
   size_t mt = 0, np = 0;      // MR row tiles, NR column panels

@@ -90,12 +90,17 @@ void run_task(void* arg, size_t t) {
             const uint8_t* atile = P.in_place ? ablock + ir * P.lda : ablock + (ir / mr) * a_tile_stride;
             char* ctile = P.c + (i0 + ir) * P.c_stride + jp * P.esize;
             // The panel's last row tile may prefetch the B block that runs next (StageParams::b_next).
-            const int8_t* next = ir + step >= mb && pj + 1 < pc1 ? panel + kp * nr : nullptr;
+            const int8_t* next = P.prefetch_next && ir + step >= mb && pj + 1 < pc1 ? panel + kp * nr : nullptr;
             if (P.nkb == 1) {
-              StageParams sp = P.params;
-              sp.b_next = next;
+              StageParams with_next;  // a copy only where there is something to add (small tiles)
+              const StageParams* sp = &P.params;
+              if (next) {
+                with_next = P.params;
+                with_next.b_next = next;
+                sp = &with_next;
+              }
               cfg.ukernel(rows, nb, kpb, atile, a_row_stride, a_kgroup_stride, panel, rsum + ir, ctile, P.c_stride,
-                          &sp, jp);
+                          sp, jp);
               continue;
             }
             int32_t* ptile = part + ir * P.part_stride + (pj - pc0) * nr;
