@@ -91,8 +91,11 @@ std::atomic<size_t> g_mc_override{0};  // test hook: rows per MC block before ro
 std::atomic<size_t> g_kc_override{0};  // test hook: K values per K block before rounding, 0 = off
 
 // Picks the task grid tm x tn (tm*tn <= threads) that minimises the largest task: its packing
-// (rows*kp) plus its multiply-adds (rows*cols*kp). Ties go to splitting N: each task then
-// streams only its share of B, and small M (decode) splits over N panels.
+// (rows*kp), its multiply-adds (rows*cols*kp) and its reading of B (cols*kp, weighted as 16
+// rows of multiply-adds: every row group reads all of its columns' B, which at small M streams
+// from memory). Without the B term, M = 8 on a 6-row tile split into 6 + 2 rows over all of N,
+// so both tasks read all the weights (Ice Lake, 8x11008x4096: 2 threads 1.17-1.19x one thread,
+// with it 1.80-2.04x; docs/notes/issue-16.md). Ties go to splitting N.
 void choose_grid(size_t threads, size_t mt, size_t np, size_t mr, size_t nr, size_t* tm, size_t* tn) {
   for (size_t t = std::min(threads, mt * np); t > 1; --t) {
     double best = 0.0;
@@ -103,7 +106,7 @@ void choose_grid(size_t threads, size_t mt, size_t np, size_t mr, size_t nr, siz
       if (gn > np) continue;
       const double rows = static_cast<double>((mt + gm - 1) / gm * mr);
       const double cols = static_cast<double>((np + gn - 1) / gn * nr);
-      const double cost = rows * (cols + 4.0);
+      const double cost = rows * (cols + 4.0) + 16.0 * cols;
       if (bm == 0 || cost < best || (cost == best && gm < bm)) {
         best = cost;
         bm = gm;
