@@ -267,9 +267,14 @@ inline __m512 dpbf16_ps(__m512 src, __m512bh a, __m512bh b) {
 // GCC 12's avx512fintrin.h initialises _mm512_undefined_*() from itself, which -Wall reports as
 // maybe-uninitialized (or uninitialized: vshuff32x4, vpermps) wherever an intrinsic using it is
 // inlined (GCC PR 105593, fixed in 13).
+// (clang has no -Wmaybe-uninitialized and would warn about the pragma itself.)
+#if defined(__clang__)
+#include <immintrin.h>
+#else
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
+#endif
 #endif

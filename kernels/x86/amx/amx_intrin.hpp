@@ -14,7 +14,7 @@
 #pragma once
 
 #if !defined(QGEMM_SIMDE_EMULATION)
-#include <immintrin.h>
+#include "x86/intrin.hpp"  // <immintrin.h>, included the way every x86 kernel includes it
 #else
 #include <cstdint>
 #include <cstdio>

@@ -15,19 +15,14 @@
 //
 // Speed: written without an AMX CPU at hand and not tuned (docs/notes/issue-17.md); the
 // emulation build (amx_intrin.hpp) proves its results, not its speed.
-// GCC 12 warns that the self-initialised __m512 of <immintrin.h>'s _mm512_undefined_ps() "may be
-// used uninitialized" where the zmm output stage is instantiated for 1-8 rows (a false positive
-// located in the header, hence the whole file; the value is never read).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
 #include <algorithm>
 #include <cstring>
 
 #include "path_counters.hpp"
 #include "size_ops.hpp"
 #include "ukernel.hpp"
-#include "x86/amx/amx_intrin.hpp"
 #include "x86/intrin.hpp"
+#include "x86/amx/amx_intrin.hpp"
 #include "x86/output_stage_zmm.hpp"
 
 namespace qgemm {
