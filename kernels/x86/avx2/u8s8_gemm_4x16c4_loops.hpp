@@ -141,6 +141,29 @@ QGEMM_INLINE void fast_block_asm(const uint8_t* a, size_t ars, size_t aks, const
 // Bytes between rows of the A block widened by exact_block.
 constexpr size_t kAwRow = kBlockGroups * kKR * sizeof(int16_t);
 
+// One K group of exact_pass_asm (B's 16 int8 of each half widened in ymm8/9), in two halves of
+// two rows each: rows' int16 pairs at %c[OA] and %c[OB] of A, into accumulators C0..C3.
+#define QGEMM_EXACT_HALF(OA, OB, C0, C1, C2, C3)          \
+  "vbroadcastsd %c[" OA "](%[a]), %%ymm10\n\t"           \
+  "vbroadcastsd %c[" OB "](%[a]), %%ymm11\n\t"           \
+  "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"                \
+  "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"                \
+  "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"                \
+  "vpmaddwd %%ymm9, %%ymm11, %%ymm11\n\t"                \
+  "vpaddd %%ymm12, %%ymm" C0 ", %%ymm" C0 "\n\t"         \
+  "vpaddd %%ymm10, %%ymm" C1 ", %%ymm" C1 "\n\t"         \
+  "vpaddd %%ymm13, %%ymm" C2 ", %%ymm" C2 "\n\t"         \
+  "vpaddd %%ymm11, %%ymm" C3 ", %%ymm" C3 "\n\t"
+// B at byte BOFF (and BOFF + 16) of the group pointer, the four rows at %c[O0..O3].
+#define QGEMM_EXACT_GROUP(BOFF, BOFF16, O0, O1, O2, O3)   \
+  ".if %c[pf]\n\t"                                       \
+  "prefetcht0 " BOFF "(%[b],%[pfd])\n\t"                 \
+  ".endif\n\t"                                           \
+  "vpmovsxbw " BOFF "(%[b]), %%ymm8\n\t"                 \
+  "vpmovsxbw " BOFF16 "(%[b]), %%ymm9\n\t"               \
+  QGEMM_EXACT_HALF(O0, O1, "0", "1", "2", "3")            \
+  QGEMM_EXACT_HALF(O2, O3, "4", "5", "6", "7")
+
 // pc[4][2] = exact loop over `count` K groups for 8 columns of B at bg (int8, group stride 64
 // bytes): A already int16, row i of group g at byte offset i*RowBytes + g*GroupBytes from aw.
 // Prefetch: each group also prefetches the line pfd bytes past its B line (the next panel's, see
@@ -164,31 +187,7 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
       "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"
       "shr $1, %[n]\n\t"
       "jnc 2f\n\t"
-      ".if %c[pf]\n\t"
-      "prefetcht0 0(%[b],%[pfd])\n\t"
-      ".endif\n\t"
-      "vpmovsxbw 0(%[b]), %%ymm8\n\t"
-      "vpmovsxbw 16(%[b]), %%ymm9\n\t"
-      "vbroadcastsd %c[o00](%[a]), %%ymm10\n\t"
-      "vbroadcastsd %c[o01](%[a]), %%ymm11\n\t"
-      "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
-      "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
-      "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
-      "vpmaddwd %%ymm9, %%ymm11, %%ymm11\n\t"
-      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
-      "vpaddd %%ymm10, %%ymm1, %%ymm1\n\t"
-      "vpaddd %%ymm13, %%ymm2, %%ymm2\n\t"
-      "vpaddd %%ymm11, %%ymm3, %%ymm3\n\t"
-      "vbroadcastsd %c[o02](%[a]), %%ymm10\n\t"
-      "vbroadcastsd %c[o03](%[a]), %%ymm11\n\t"
-      "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
-      "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
-      "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
-      "vpmaddwd %%ymm9, %%ymm11, %%ymm11\n\t"
-      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
-      "vpaddd %%ymm10, %%ymm5, %%ymm5\n\t"
-      "vpaddd %%ymm13, %%ymm6, %%ymm6\n\t"
-      "vpaddd %%ymm11, %%ymm7, %%ymm7\n\t"
+      QGEMM_EXACT_GROUP("0", "16", "o00", "o01", "o02", "o03")
       "add %[gs], %[a]\n\t"
       "add $64, %[b]\n\t"
       "2:\n\t"
@@ -196,56 +195,8 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
       "jz 3f\n\t"
       ".p2align 4\n\t"
       "1:\n\t"
-      ".if %c[pf]\n\t"
-      "prefetcht0 0(%[b],%[pfd])\n\t"
-      ".endif\n\t"
-      "vpmovsxbw 0(%[b]), %%ymm8\n\t"
-      "vpmovsxbw 16(%[b]), %%ymm9\n\t"
-      "vbroadcastsd %c[o00](%[a]), %%ymm10\n\t"
-      "vbroadcastsd %c[o01](%[a]), %%ymm11\n\t"
-      "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
-      "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
-      "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
-      "vpmaddwd %%ymm9, %%ymm11, %%ymm11\n\t"
-      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
-      "vpaddd %%ymm10, %%ymm1, %%ymm1\n\t"
-      "vpaddd %%ymm13, %%ymm2, %%ymm2\n\t"
-      "vpaddd %%ymm11, %%ymm3, %%ymm3\n\t"
-      "vbroadcastsd %c[o02](%[a]), %%ymm10\n\t"
-      "vbroadcastsd %c[o03](%[a]), %%ymm11\n\t"
-      "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
-      "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
-      "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
-      "vpmaddwd %%ymm9, %%ymm11, %%ymm11\n\t"
-      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
-      "vpaddd %%ymm10, %%ymm5, %%ymm5\n\t"
-      "vpaddd %%ymm13, %%ymm6, %%ymm6\n\t"
-      "vpaddd %%ymm11, %%ymm7, %%ymm7\n\t"
-      ".if %c[pf]\n\t"
-      "prefetcht0 64(%[b],%[pfd])\n\t"
-      ".endif\n\t"
-      "vpmovsxbw 64(%[b]), %%ymm8\n\t"
-      "vpmovsxbw 80(%[b]), %%ymm9\n\t"
-      "vbroadcastsd %c[o10](%[a]), %%ymm10\n\t"
-      "vbroadcastsd %c[o11](%[a]), %%ymm11\n\t"
-      "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
-      "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
-      "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
-      "vpmaddwd %%ymm9, %%ymm11, %%ymm11\n\t"
-      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
-      "vpaddd %%ymm10, %%ymm1, %%ymm1\n\t"
-      "vpaddd %%ymm13, %%ymm2, %%ymm2\n\t"
-      "vpaddd %%ymm11, %%ymm3, %%ymm3\n\t"
-      "vbroadcastsd %c[o12](%[a]), %%ymm10\n\t"
-      "vbroadcastsd %c[o13](%[a]), %%ymm11\n\t"
-      "vpmaddwd %%ymm8, %%ymm10, %%ymm12\n\t"
-      "vpmaddwd %%ymm9, %%ymm10, %%ymm10\n\t"
-      "vpmaddwd %%ymm8, %%ymm11, %%ymm13\n\t"
-      "vpmaddwd %%ymm9, %%ymm11, %%ymm11\n\t"
-      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
-      "vpaddd %%ymm10, %%ymm5, %%ymm5\n\t"
-      "vpaddd %%ymm13, %%ymm6, %%ymm6\n\t"
-      "vpaddd %%ymm11, %%ymm7, %%ymm7\n\t"
+      QGEMM_EXACT_GROUP("0", "16", "o00", "o01", "o02", "o03")
+      QGEMM_EXACT_GROUP("64", "80", "o10", "o11", "o12", "o13")
       "add %[gs2], %[a]\n\t"
       "add $128, %[b]\n\t"
       "dec %[n]\n\t"
@@ -267,7 +218,34 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
       : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13");
 }
+#undef QGEMM_EXACT_GROUP
+#undef QGEMM_EXACT_HALF
 
+
+// One row of a sign-mode K group: w = B ^ x (the row's x bytes at XOFF of A, B's two vectors in
+// ymm8/9), vpmaddubsw(w, s) with the row's s at SOFF, vpmaddwd by ones (ymm15), into the
+// row's accumulators ymm C0 and C1.
+#define QGEMM_SIGN_ROW(XOFF, SOFF, C0, C1)                \
+  "vpbroadcastd " XOFF "(%[a]), %%ymm11\n\t"             \
+  "vpbroadcastd " SOFF "(%[a]), %%ymm10\n\t"             \
+  "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"                   \
+  "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"                   \
+  "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"             \
+  "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"             \
+  "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"               \
+  "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"               \
+  "vpaddd %%ymm12, %%ymm" C0 ", %%ymm" C0 "\n\t"         \
+  "vpaddd %%ymm13, %%ymm" C1 ", %%ymm" C1 "\n\t"
+// One K group: B at BOFF / BOFF32 of the B pointer; rows 0-3's s at S0..S3 and x at X0..X3
+// (byte offsets from the A pointer); rows past %c[rows] left out.
+#define QGEMM_SIGN_GROUP(BOFF, BOFF32, S0, S1, S2, S3, X0, X1, X2, X3)                 \
+  "prefetcht0 " BOFF "(%[b],%[pfd])\n\t"                                             \
+  "vmovdqu " BOFF "(%[b]), %%ymm8\n\t"                                               \
+  "vmovdqu " BOFF32 "(%[b]), %%ymm9\n\t"                                             \
+  QGEMM_SIGN_ROW(X0, S0, "0", "1")                                                    \
+  ".if %c[rows] > 1\n\t" QGEMM_SIGN_ROW(X1, S1, "2", "3") ".endif\n\t"              \
+  ".if %c[rows] > 2\n\t" QGEMM_SIGN_ROW(X2, S2, "4", "5") ".endif\n\t"              \
+  ".if %c[rows] > 3\n\t" QGEMM_SIGN_ROW(X3, S3, "6", "7") ".endif\n\t"
 
 // acc[r][0..1] = the sign loop over `count` K groups of a sign-mode tile for its first Rows rows
 // (A at a: per group [4 rows][4 s8 s] then [4 rows][4 bytes x], see sign_pair), B at b:
@@ -290,55 +268,7 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "vpsrlw $15, %%ymm15, %%ymm15\n\t"  // int16 ones
       "shr $1, %[n]\n\t"
       "jnc 2f\n\t"
-      "prefetcht0 0(%[b],%[pfd])\n\t"
-      "vmovdqu 0(%[b]), %%ymm8\n\t"
-      "vmovdqu 32(%[b]), %%ymm9\n\t"
-      "vpbroadcastd 16(%[a]), %%ymm11\n\t"
-      "vpbroadcastd 0(%[a]), %%ymm10\n\t"
-      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
-      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
-      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
-      ".if %c[rows] > 1\n\t"
-      "vpbroadcastd 20(%[a]), %%ymm11\n\t"
-      "vpbroadcastd 4(%[a]), %%ymm10\n\t"
-      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
-      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm2, %%ymm2\n\t"
-      "vpaddd %%ymm13, %%ymm3, %%ymm3\n\t"
-      ".endif\n\t"
-      ".if %c[rows] > 2\n\t"
-      "vpbroadcastd 24(%[a]), %%ymm11\n\t"
-      "vpbroadcastd 8(%[a]), %%ymm10\n\t"
-      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
-      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
-      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
-      ".endif\n\t"
-      ".if %c[rows] > 3\n\t"
-      "vpbroadcastd 28(%[a]), %%ymm11\n\t"
-      "vpbroadcastd 12(%[a]), %%ymm10\n\t"
-      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
-      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm6, %%ymm6\n\t"
-      "vpaddd %%ymm13, %%ymm7, %%ymm7\n\t"
-      ".endif\n\t"
+      QGEMM_SIGN_GROUP("0", "32", "0", "4", "8", "12", "16", "20", "24", "28")
       "add $32, %[a]\n\t"
       "add $64, %[b]\n\t"
       "2:\n\t"
@@ -346,104 +276,8 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       "jz 3f\n\t"
       ".p2align 4\n\t"
       "1:\n\t"
-      "prefetcht0 0(%[b],%[pfd])\n\t"
-      "vmovdqu 0(%[b]), %%ymm8\n\t"
-      "vmovdqu 32(%[b]), %%ymm9\n\t"
-      "vpbroadcastd 16(%[a]), %%ymm11\n\t"
-      "vpbroadcastd 0(%[a]), %%ymm10\n\t"
-      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
-      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
-      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
-      ".if %c[rows] > 1\n\t"
-      "vpbroadcastd 20(%[a]), %%ymm11\n\t"
-      "vpbroadcastd 4(%[a]), %%ymm10\n\t"
-      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
-      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm2, %%ymm2\n\t"
-      "vpaddd %%ymm13, %%ymm3, %%ymm3\n\t"
-      ".endif\n\t"
-      ".if %c[rows] > 2\n\t"
-      "vpbroadcastd 24(%[a]), %%ymm11\n\t"
-      "vpbroadcastd 8(%[a]), %%ymm10\n\t"
-      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
-      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
-      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
-      ".endif\n\t"
-      ".if %c[rows] > 3\n\t"
-      "vpbroadcastd 28(%[a]), %%ymm11\n\t"
-      "vpbroadcastd 12(%[a]), %%ymm10\n\t"
-      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
-      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm6, %%ymm6\n\t"
-      "vpaddd %%ymm13, %%ymm7, %%ymm7\n\t"
-      ".endif\n\t"
-      "prefetcht0 64(%[b],%[pfd])\n\t"
-      "vmovdqu 64(%[b]), %%ymm8\n\t"
-      "vmovdqu 96(%[b]), %%ymm9\n\t"
-      "vpbroadcastd 48(%[a]), %%ymm11\n\t"
-      "vpbroadcastd 32(%[a]), %%ymm10\n\t"
-      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
-      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm0, %%ymm0\n\t"
-      "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
-      ".if %c[rows] > 1\n\t"
-      "vpbroadcastd 52(%[a]), %%ymm11\n\t"
-      "vpbroadcastd 36(%[a]), %%ymm10\n\t"
-      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
-      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm2, %%ymm2\n\t"
-      "vpaddd %%ymm13, %%ymm3, %%ymm3\n\t"
-      ".endif\n\t"
-      ".if %c[rows] > 2\n\t"
-      "vpbroadcastd 56(%[a]), %%ymm11\n\t"
-      "vpbroadcastd 40(%[a]), %%ymm10\n\t"
-      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
-      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm4, %%ymm4\n\t"
-      "vpaddd %%ymm13, %%ymm5, %%ymm5\n\t"
-      ".endif\n\t"
-      ".if %c[rows] > 3\n\t"
-      "vpbroadcastd 60(%[a]), %%ymm11\n\t"
-      "vpbroadcastd 44(%[a]), %%ymm10\n\t"
-      "vpxor %%ymm8, %%ymm11, %%ymm12\n\t"
-      "vpxor %%ymm9, %%ymm11, %%ymm13\n\t"
-      "vpmaddubsw %%ymm10, %%ymm12, %%ymm12\n\t"
-      "vpmaddubsw %%ymm10, %%ymm13, %%ymm13\n\t"
-      "vpmaddwd %%ymm15, %%ymm12, %%ymm12\n\t"
-      "vpmaddwd %%ymm15, %%ymm13, %%ymm13\n\t"
-      "vpaddd %%ymm12, %%ymm6, %%ymm6\n\t"
-      "vpaddd %%ymm13, %%ymm7, %%ymm7\n\t"
-      ".endif\n\t"
+      QGEMM_SIGN_GROUP("0", "32", "0", "4", "8", "12", "16", "20", "24", "28")
+      QGEMM_SIGN_GROUP("64", "96", "32", "36", "40", "44", "48", "52", "56", "60")
       "add $64, %[a]\n\t"
       "add $128, %[b]\n\t"
       "dec %[n]\n\t"
@@ -468,6 +302,8 @@ QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, 
       : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13", "xmm15");
 }
+#undef QGEMM_SIGN_GROUP
+#undef QGEMM_SIGN_ROW
 #endif
 
 // vpmaddubsw + vpmaddwd(1): only for blocks that block_is_7bit() accepted. pfd as in
