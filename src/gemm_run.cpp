@@ -92,7 +92,7 @@ void run_task(void* arg, size_t t) {
             // The panel's last row tile may prefetch the B block that runs next (StageParams::b_next).
             const int8_t* next = P.prefetch_next && ir + step >= mb && pj + 1 < pc1 ? panel + kp * nr : nullptr;
             if (P.nkb == 1) {
-              StageParams with_next;  // a copy only where there is something to add (small tiles)
+              StageParams with_next;  // copied only for the tiles that get b_next
               const StageParams* sp = &P.params;
               if (next) {
                 with_next = P.params;
