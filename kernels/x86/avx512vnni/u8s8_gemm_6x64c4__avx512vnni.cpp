@@ -10,14 +10,16 @@
 #include "size_ops.hpp"
 #include "x86/intrin.hpp"
 #include "x86/output_stage_zmm.hpp"
+#include "x86/tile_blocking.hpp"
 
 namespace qgemm {
 namespace detail {
 
 namespace {
 
-// Tile 6x64, chosen (not measured: this machine has no AVX-512) for a core that issues two
-// 512-bit vpdpbusd per cycle (AMD Zen 5; also Intel Ice Lake / Sapphire Rapids servers):
+// Tile 6x64, for a core that issues two 512-bit vpdpbusd per cycle (AMD Zen 5; also Intel Ice
+// Lake / Sapphire Rapids servers); on Zen 5 the kernel alone runs at 93-96% of the probed peak
+// with K = 768 and data in L2 (docs/notes/issue-16.md):
 //   registers: 24 accumulators + 4 B vectors + 1-2 A broadcasts = 29-30 of 32 zmm.
 //   per k-group of 4: 4 B loads (64 B each), 6 vpbroadcastd of 4 A bytes, 24 vpdpbusd, about
 //   3 loop instructions: 12 cycles of vpdpbusd at 2/cycle against 10 loads (<= 2/cycle on
@@ -34,14 +36,9 @@ namespace {
 constexpr size_t kMR = 6, kNR = 64, kKR = 4;
 constexpr int kNV = static_cast<int>(kNR / 16);
 
-// MC: an MC x kp block of packed A plus the 64 x kp B panel it is multiplied with in 3/4 of L2
-// (the A tile, 6 x kp, and the stream of B then come from L2 into L1d). Sized for Zen 5's
-// 1 MiB L2, not yet tuned by measurement.
-size_t mc_for_k(size_t kp, size_t l2_bytes) {
-  const size_t budget = (l2_bytes / 4 * 3) / (kp ? kp : 1);
-  const size_t rows = budget > kNR + kMR ? budget - kNR : kMR;
-  return size_max(kMR, size_min(rows, 1024));
-}
+// MC: an MC x kp block of A with its B panel in 3/4 of L2 (tile_blocking.hpp). Sized for Zen 5's
+// 1 MiB L2.
+size_t mc_for_k(size_t kp, size_t l2_bytes) { return mc_rows_for_l2(kp, l2_bytes, kMR, kNR); }
 
 inline __m512i broadcast4(const uint8_t* p) {
   int32_t w;
@@ -62,18 +59,7 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_k
   // Row pointers exist only for rows < M (rows >= M may not exist when A is read in place).
   const uint8_t* ar[M];
   for (int i = 0; i < M; ++i) ar[i] = a + static_cast<size_t>(i) * a_row_stride;
-  // C's lines of this tile, fetched now so that they arrive while the K loop runs: where C
-  // (with A and B) is larger than L2, the stores at the end otherwise wait for each line
-  // (measured on Ice Lake, 512x768x768: 0.71-0.73x oneDNN without, 0.88-0.95x with;
-  // docs/notes/issue-16.md). Only bytes of the tile's own rows; a prefetch never faults.
-  {
-    const size_t row_bytes = n * (p.kind == StageKind::s32 || p.kind == StageKind::f32 ? 4 : 1);
-    for (int i = 0; i < M; ++i) {
-      const char* r = static_cast<const char*>(c) + static_cast<size_t>(i) * c_stride;
-      for (size_t o = 0; o < row_bytes; o += 64) _mm_prefetch(r + o, _MM_HINT_T0);
-      _mm_prefetch(r + row_bytes - 1, _MM_HINT_T0);  // the last line when r is not line-aligned
-    }
-  }
+  prefetch_c_tile(c, c_stride, M, n, p.kind);
   size_t off = 0;
   // The last row tile of a panel fetches the next panel's B block as it goes (one k-group of it
   // per k-group): at small M the weights then keep streaming from memory while this tile
