@@ -1,8 +1,8 @@
 // The microkernel contract shared by the portable driver (src/) and every ISA's kernels
 // (kernels/<arch>/<isa>/). Internal header: not installed.
 //
-// One microkernel call computes one output tile of m <= MR rows and n <= NR columns over the
-// full depth K (no K split: the int32 sums stay in registers, so the fused output stage sees
+// One microkernel call computes one output tile of m <= MR rows (or up to max_rows_per_call,
+// with A in place) and n <= NR columns over the full depth K (no K split: the int32 sums stay in registers, so the fused output stage sees
 // the final value), then applies the output stage and stores the tile.
 //
 // Packed B panel (NR columns, K padded to kp = round_up(K, KR) with zeros):
@@ -126,6 +126,10 @@ struct GemmConfig {
   // Called once on the dispatch table's copy of this descriptor when the table is built, to set
   // what is known only at run time, e.g. a vector-length-dependent NR (SVE). Null: none.
   void (*resolve)(GemmConfig* cfg) = nullptr;
+  // Rows one microkernel call accepts when A is read in place (0: MR). A kernel that takes more
+  // than MR rows runs them as row tiles that share each chunk of B while it is in L1, so B
+  // streams once; the driver then passes an MC block of up to this many rows in one call.
+  uint32_t max_rows_per_call = 0;
 };
 
 // Code from here on is compiled into the kernels of every ISA: internal linkage, so no

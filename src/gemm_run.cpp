@@ -80,7 +80,11 @@ void run_task(void* arg, size_t t) {
         // A read in place: the rows split evenly over the tiles (M = 8 on a 6-row tile runs 4 + 4,
         // not 6 + 2, whose 2-row tile has too few accumulators to hide the multiply latency).
         // Packed A comes in whole MR-row tiles.
-        const size_t step = P.in_place ? (mb + (mb + mr - 1) / mr - 1) / ((mb + mr - 1) / mr) : mr;
+        // A kernel that takes more rows per call (GemmConfig::max_rows_per_call) gets a small MC
+        // block whole, so the block's tiles share each chunk of B in L1.
+        const size_t step = !P.in_place ? mr
+                            : mb <= cfg.max_rows_per_call ? mb
+                                                          : (mb + (mb + mr - 1) / mr - 1) / ((mb + mr - 1) / mr);
         for (size_t pj = pc0; pj < pc1; ++pj) {
           const size_t jp = pj * nr;
           const int8_t* panel = P.b->panels + pj * kp * nr + k0 * nr;

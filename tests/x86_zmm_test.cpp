@@ -48,9 +48,12 @@ struct BwCount {
 };
 BwCount bw_count() { return {path_count(Path::avx512bw_maddubs_chunk), path_count(Path::avx512bw_exact_chunk)}; }
 struct VnniCount {
-  uint64_t in_place, packed;
+  uint64_t in_place, packed, pair;
 };
-VnniCount vnni_count() { return {path_count(Path::avx512vnni_a_in_place), path_count(Path::avx512vnni_a_packed)}; }
+VnniCount vnni_count() {
+  return {path_count(Path::avx512vnni_a_in_place), path_count(Path::avx512vnni_a_packed),
+          path_count(Path::avx512vnni_tile_pair)};
+}
 
 // Bytes that end exactly where an inaccessible page begins: reading one byte past them faults.
 class GuardedBytes {
@@ -80,7 +83,8 @@ class GuardedBytes {
 
 // Runs p through qgemm with A copied right before a guard page and compares with the oracle
 // (including C's padding). Returns false after recording a failure.
-bool run_guarded(const oracle::Problem& p, const OutputStage& o, const std::string& what) {
+bool run_guarded(const oracle::Problem& p, const OutputStage& o, const std::string& what,
+                 const qgemm::GemmOptions& opt = qgemm::GemmOptions{}) {
   SCOPED_TRACE(what + " M=" + std::to_string(p.M) + " N=" + std::to_string(p.N) + " K=" +
                std::to_string(p.K) + " lda=" + std::to_string(p.lda));
   const size_t a_bytes = static_cast<size_t>(p.M > 0 ? (p.M - 1) * p.lda + p.K : 0);
@@ -96,7 +100,7 @@ bool run_guarded(const oracle::Problem& p, const OutputStage& o, const std::stri
   const uint8_t fill = 0x5A;
   const std::vector<uint8_t> want = oracle::expected_output(p, o, fill);
   std::vector<uint8_t> got(want.size(), fill);
-  const Status s = qgemm::gemm(p.M, a.data(), p.lda, p.za, w, o, got.data(), p.ldc);
+  const Status s = qgemm::gemm(p.M, a.data(), p.lda, p.za, w, o, got.data(), p.ldc, opt);
   qgemm::destroy_packed_weights(w);
   EXPECT_EQ(s, Status::ok) << qgemm::last_error_message();
   EXPECT_TRUE(got == want) << "result differs from the oracle";
@@ -344,15 +348,20 @@ TEST_F(Avx512vnniSmallM, InPlaceAForMUpTo16) {
     const char* names[] = {"s32", "u8 fixed", "f32"};
     for (int s = 0; s < 3; ++s) {
       const VnniCount before = vnni_count();
-      if (!run_guarded(p, stages[s], names[s])) return;
+      qgemm::GemmOptions one;  // one task, so that the calls counted below do not depend on the grid
+      one.num_threads = 1;
+      if (!run_guarded(p, stages[s], names[s], one)) return;
       const VnniCount after = vnni_count();
       EXPECT_STREQ(qgemm::last_kernel_name(), "u8s8_gemm_6x64c4__avx512vnni");
       // One call per tile and K block of the driver (test hook: the K block at this K).
       qgemm::detail::GemmBlocking bl{};
       ASSERT_TRUE(qgemm::detail::gemm_blocking_for_testing(Isa::avx512vnni, K, &bl));
       const uint64_t kp = static_cast<uint64_t>((K + 3) / 4 * 4), kblocks = (kp + bl.kc - 1) / bl.kc;
-      const uint64_t tiles = static_cast<uint64_t>((M + 5) / 6) * static_cast<uint64_t>((N + 63) / 64) * kblocks;
-      EXPECT_EQ(after.in_place - before.in_place, tiles) << "M=" << M << " N=" << N << " K=" << K;
+      // M = 7-12: one call of two row tiles per panel (max_rows_per_call), else one per 6-row tile.
+      const bool pair = M > 6 && M <= 12;
+      const uint64_t calls = static_cast<uint64_t>(pair ? 1 : (M + 5) / 6) * static_cast<uint64_t>((N + 63) / 64) * kblocks;
+      EXPECT_EQ(after.in_place - before.in_place, calls) << "M=" << M << " N=" << N << " K=" << K;
+      EXPECT_EQ(after.pair - before.pair, pair ? calls : 0u) << "M=" << M << " N=" << N << " K=" << K;
       EXPECT_EQ(after.packed - before.packed, 0u) << "A was packed for M=" << M;
       if (HasFailure()) return;
     }

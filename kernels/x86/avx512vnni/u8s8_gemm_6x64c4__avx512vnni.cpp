@@ -46,27 +46,29 @@ inline __m512i broadcast4(const uint8_t* p) {
   return _mm512_set1_epi32(w);
 }
 
-// Accumulators are named variables, not an array: GCC 12 keeps an array of __m512i in memory
-// across the k loop (a store and two register moves per vpdpbusd), named ones in registers.
+// The K loop over `groups` K groups of rows [0, M) of A into acc, which it reads first and writes
+// last. Inside, the accumulators are named variables, not an array: GCC 12 keeps an array of
+// __m512i in memory across the loop (a store and two register moves per vpdpbusd), named ones
+// in registers.
 template <int M>
-void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_kgroup_stride,
-          const int8_t* b, const int32_t* row_sum, void* c, size_t c_stride, const StageParams& p,
-          size_t j0) {
+inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t groups, const uint8_t* a,
+                                                  size_t a_row_stride, size_t a_kgroup_stride, const int8_t* b,
+                                                  const char* pf) {
   const __m512i z = _mm512_setzero_si512();
   __m512i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
   __m512i c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
   __m512i c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
+#define QGEMM_IN(i)                                                                      \
+  if constexpr (M > i) {                                                                 \
+    c##i##0 = acc[i][0], c##i##1 = acc[i][1], c##i##2 = acc[i][2], c##i##3 = acc[i][3]; \
+  }
+  QGEMM_IN(0) QGEMM_IN(1) QGEMM_IN(2) QGEMM_IN(3) QGEMM_IN(4) QGEMM_IN(5)
+#undef QGEMM_IN
   // Row pointers exist only for rows < M (rows >= M may not exist when A is read in place).
   const uint8_t* ar[M];
   for (int i = 0; i < M; ++i) ar[i] = a + static_cast<size_t>(i) * a_row_stride;
-  prefetch_c_tile(c, c_stride, M, n, p.kind);
   size_t off = 0;
-  // The last row tile of a panel fetches the next panel's B block as it goes (one k-group of it
-  // per k-group): at small M the weights then keep streaming from memory while this tile
-  // computes (Ice Lake, 8x4096x11008: 0.89-0.98x oneDNN without, 0.98-1.12x with; into L1,
-  // not L2: the L2 hint measured 0.89-0.92x).
-  const char* pf = reinterpret_cast<const char*>(p.b_next);
-  for (size_t g = 0; g < kp / kKR; ++g) {
+  for (size_t g = 0; g < groups; ++g) {
     if (pf) {
       _mm_prefetch(pf, _MM_HINT_T0);
       _mm_prefetch(pf + 64, _MM_HINT_T0);
@@ -91,12 +93,60 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_k
     off += a_kgroup_stride;
     b += kNR * kKR;
   }
-  const __m512i all[6][kNV] = {{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23},
-                               {c30, c31, c32, c33}, {c40, c41, c42, c43}, {c50, c51, c52, c53}};
-  __m512i out[M][kNV];
+#define QGEMM_OUT(i)                                                                     \
+  if constexpr (M > i) {                                                                 \
+    acc[i][0] = c##i##0, acc[i][1] = c##i##1, acc[i][2] = c##i##2, acc[i][3] = c##i##3; \
+  }
+  QGEMM_OUT(0) QGEMM_OUT(1) QGEMM_OUT(2) QGEMM_OUT(3) QGEMM_OUT(4) QGEMM_OUT(5)
+#undef QGEMM_OUT
+}
+
+template <int M>
+void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_kgroup_stride,
+          const int8_t* b, const int32_t* row_sum, void* c, size_t c_stride, const StageParams& p,
+          size_t j0) {
+  __m512i acc[M][kNV];
   for (int i = 0; i < M; ++i)
-    for (int v = 0; v < kNV; ++v) out[i][v] = all[i][v];
-  zmm::store_tile<M, kNV>(out, n, row_sum, c, c_stride, p, j0);
+    for (int v = 0; v < kNV; ++v) acc[i][v] = _mm512_setzero_si512();
+  prefetch_c_tile(c, c_stride, M, n, p.kind);
+  // The last row tile of a panel fetches the next panel's B block as it goes (one k-group of it
+  // per k-group): at small M the weights then keep streaming from memory while this tile
+  // computes (Ice Lake, 8x4096x11008: 0.89-0.98x oneDNN without, 0.98-1.12x with; into L1,
+  // not L2: the L2 hint measured 0.89-0.92x).
+  k_loop<M>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, reinterpret_cast<const char*>(p.b_next));
+  zmm::store_tile<M, kNV>(acc, n, row_sum, c, c_stride, p, j0);
+}
+
+// Rows [0, M0) and [M0, M0 + M1) of one call (MR < m <= 2 MR, A in place) as two row tiles that
+// take turns over chunks of kChunk K groups: each 16 KiB chunk of the B panel is read from L2 or
+// memory by the first and from L1 by the second, so B streams once, in order, instead of once
+// per tile (at M = 8 on Zen 5 the second 4-row tile's pass over the panel stopped the stream
+// from memory; docs/notes/issue-16.md). Between chunks each tile's accumulators wait in L1.
+constexpr size_t kChunk = 64;
+
+template <int M0, int M1>
+void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, const int8_t* b, const int32_t* row_sum,
+               void* c, size_t c_stride, const StageParams& p, size_t j0) {
+  __m512i acc0[M0][kNV], acc1[M1][kNV];
+  for (int v = 0; v < kNV; ++v) {
+    for (int i = 0; i < M0; ++i) acc0[i][v] = _mm512_setzero_si512();
+    for (int i = 0; i < M1; ++i) acc1[i][v] = _mm512_setzero_si512();
+  }
+  prefetch_c_tile(c, c_stride, M0 + M1, n, p.kind);
+  const uint8_t* a1 = a + M0 * a_row_stride;
+  const size_t groups = kp / kKR;
+  // The next panel's B (b_next), fetched by the second tile as the one-tile kernel does.
+  const char* pf = reinterpret_cast<const char*>(p.b_next);
+  for (size_t g0 = 0; g0 < groups; g0 += kChunk) {
+    const size_t gl = size_min(kChunk, groups - g0);
+    const int8_t* bc = b + g0 * kNR * kKR;
+    k_loop<M0>(acc0, gl, a + g0 * kKR, a_row_stride, kKR, bc, nullptr);
+    k_loop<M1>(acc1, gl, a1 + g0 * kKR, a_row_stride, kKR, bc, pf ? pf + g0 * kNR * kKR : nullptr);
+  }
+  zmm::store_tile<M0, kNV>(acc0, n, row_sum, c, c_stride, p, j0);
+  StageParams p1 = p;
+  if (p.acc_in) p1.acc_in = p.acc_in + M0 * p.acc_in_stride;
+  zmm::store_tile<M1, kNV>(acc1, n, row_sum + M0, static_cast<char*>(c) + M0 * c_stride, c_stride, p1, j0);
 }
 
 void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* a,
@@ -106,6 +156,17 @@ void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* 
   // A packed panel steps MR*KR bytes per k-group, A in place KR.
   count_path(a_kgroup_stride == kKR ? Path::avx512vnni_a_in_place : Path::avx512vnni_a_packed, 1);
   const StageParams& p = *params;
+  if (m > kMR) {  // two row tiles in one call (GemmConfig::max_rows_per_call; A in place)
+    count_path(Path::avx512vnni_tile_pair, 1);
+    switch (m) {
+      case 7: return tile_pair<4, 3>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, p, j0);
+      case 8: return tile_pair<4, 4>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, p, j0);
+      case 9: return tile_pair<5, 4>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, p, j0);
+      case 10: return tile_pair<5, 5>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, p, j0);
+      case 11: return tile_pair<6, 5>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, p, j0);
+      default: return tile_pair<6, 6>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, p, j0);
+    }
+  }
   with_rows<kMR>(m, [&](auto rows) {
     tile<decltype(rows)::value>(n, kp, a, a_row_stride, a_kgroup_stride, b,
                                  row_sum, c, c_row_stride, p, j0);
@@ -120,7 +181,9 @@ void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* 
 // and no slower below (docs/notes/issue-16.md).
 extern const GemmConfig kGemmConfig_avx512vnni = {
     Isa::avx512vnni, "u8s8_gemm_6x64c4__avx512vnni", kMR, kNR, kKR, u8s8_gemm_6x64c4__avx512vnni,
-    /*max_m_unpacked=*/UINT32_MAX, mc_for_k, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
+    /*max_m_unpacked=*/UINT32_MAX, mc_for_k, nullptr, nullptr, /*row_sum_only_with_zb=*/true,
+    /*k_block=*/kChunk * kKR,  // the paired tiles' K chunk, so that the tests cross its edges
+    nullptr, nullptr, nullptr, /*max_rows_per_call=*/2 * kMR};
 
 }  // namespace detail
 }  // namespace qgemm
