@@ -69,6 +69,10 @@ struct StageParams {
   // may prefetch it while it computes, so that at small M the weights keep streaming from
   // memory during the panel's last tile.
   const int8_t* b_next;
+  // True for the first row tile of a panel when the weights are far larger than L2 and later
+  // tiles of the panel re-read its B block: B then comes from L3 or memory for this tile only,
+  // and a kernel may prefetch its own B ahead (into L2) for the tiles after it.
+  bool b_stream;
   // B's column sums sum_k B[k][j] over the whole K, indexed by the absolute column j (as col_off),
   // for a kernel that computes (A - offset) * B and adds offset * colsum back; null when the
   // call holds only one K block of several (a kernel then sums its own block's columns).

@@ -95,12 +95,15 @@ void run_task(void* arg, size_t t) {
             char* ctile = P.c + (i0 + ir) * P.c_stride + jp * P.esize;
             // The panel's last row tile may prefetch the B block that runs next (StageParams::b_next).
             const int8_t* next = P.prefetch_next && ir + step >= mb && pj + 1 < pc1 ? panel + kp * nr : nullptr;
+            // The panel's first row tile, when more follow, reads B from beyond L2 (StageParams::b_stream).
+            const bool stream = P.prefetch_next && ir == 0 && step < mb;
             if (P.nkb == 1) {
-              StageParams with_next;  // copied only for the tiles that get b_next
+              StageParams with_next;  // copied only for the tiles that get b_next or b_stream
               const StageParams* sp = &P.params;
-              if (next) {
+              if (next || stream) {
                 with_next = P.params;
                 with_next.b_next = next;
+                with_next.b_stream = stream;
                 sp = &with_next;
               }
               cfg.ukernel(rows, nb, kpb, atile, a_row_stride, a_kgroup_stride, panel, rsum + ir, ctile, P.c_stride,
@@ -110,6 +113,7 @@ void run_task(void* arg, size_t t) {
             int32_t* ptile = part + ir * P.part_stride + (pj - pc0) * nr;
             StageParams sp = last ? P.params : P.raw;
             sp.b_next = next;
+            sp.b_stream = stream;
             sp.acc_in = kb ? ptile : nullptr;
             sp.acc_in_stride = P.part_stride;
             if (last)

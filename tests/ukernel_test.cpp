@@ -138,6 +138,7 @@ TEST_P(Ukernel, EveryPartialTileAndDepth) {
             sp.fbias = gfb.get();
             sp.fmin = -std::numeric_limits<float>::infinity();
             sp.fmax = std::numeric_limits<float>::infinity();
+            sp.b_stream = n % 2 == 1;  // a prefetch hint: the results must not change with it
             // C: m rows of ldc = n + 1 elements, the last row ending at the guard page.
             const size_t ldc = n + 1, cbytes = ((m - 1) * ldc + n) * 4;
             Guarded gc(cbytes, Flush::after);

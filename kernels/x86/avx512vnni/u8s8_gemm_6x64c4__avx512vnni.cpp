@@ -46,6 +46,11 @@ inline __m512i broadcast4(const uint8_t* p) {
   return _mm512_set1_epi32(w);
 }
 
+// How far ahead the first row tile of a panel fetches its own B when B comes from L3 or memory
+// (StageParams::b_stream): 32 K groups. Zen 5, 128x4096x4096 with the kernel alone: 1.03x;
+// into L1 or for every tile it cost up to 4% at K = 768 (docs/notes/issue-16.md).
+constexpr size_t kStreamAhead = 8192;
+
 // The K loop over `groups` K groups of rows [0, M) of A into acc, which it reads first and writes
 // last. Inside, the accumulators are named variables, not an array: GCC 12 keeps an array of
 // __m512i in memory across the loop (a store and two register moves per vpdpbusd), named ones
@@ -53,7 +58,7 @@ inline __m512i broadcast4(const uint8_t* p) {
 template <int M>
 inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t groups, const uint8_t* a,
                                                   size_t a_row_stride, size_t a_kgroup_stride, const int8_t* b,
-                                                  const char* pf) {
+                                                  const char* pf, bool stream = false) {
   const __m512i z = _mm512_setzero_si512();
   __m512i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
   __m512i c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
@@ -75,6 +80,13 @@ inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t
       _mm_prefetch(pf + 128, _MM_HINT_T0);
       _mm_prefetch(pf + 192, _MM_HINT_T0);
       pf += kNR * kKR;
+    }
+    if (stream) {  // this tile's own B, kStreamAhead bytes ahead, into L2 (StageParams::b_stream)
+      const char* q = reinterpret_cast<const char*>(b) + kStreamAhead;
+      _mm_prefetch(q, _MM_HINT_T1);
+      _mm_prefetch(q + 64, _MM_HINT_T1);
+      _mm_prefetch(q + 128, _MM_HINT_T1);
+      _mm_prefetch(q + 192, _MM_HINT_T1);
     }
     const __m512i b0 = _mm512_loadu_si512(b);
     const __m512i b1 = _mm512_loadu_si512(b + 64);
@@ -113,7 +125,7 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_k
   // per k-group): at small M the weights then keep streaming from memory while this tile
   // computes (Ice Lake, 8x4096x11008: 0.89-0.98x oneDNN without, 0.98-1.12x with; into L1,
   // not L2: the L2 hint measured 0.89-0.92x).
-  k_loop<M>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, reinterpret_cast<const char*>(p.b_next));
+  k_loop<M>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, reinterpret_cast<const char*>(p.b_next), p.b_stream);
   zmm::store_tile<M, kNV>(acc, n, row_sum, c, c_stride, p, j0);
 }
 
