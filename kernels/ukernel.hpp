@@ -50,6 +50,7 @@ struct StageParams {
   bool out_u8;             // u8/s8 stages: true for uint8 output, false for int8
   const int32_t* col_off;  // all stages
   const int32_t* zb;       // all stages (zeros when B has no zero point)
+  bool zb_zero;            // every zb[j] is 0: a kernel may skip row_sum[i] * zb[j]
   const int32_t* mult;     // fixed_*: Q31 multiplier
   const int32_t* shift;    // fixed_*: TFLite shift, > 0 is a left shift, in [-31, 30]
   const float* scale;      // float_mult: (sa*sb[j])/so; f32: sa*sb[j]

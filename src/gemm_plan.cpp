@@ -278,6 +278,7 @@ Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const Pac
   raw.kind = StageKind::s32;
   raw.col_off = zeros;
   raw.zb = zeros;
+  raw.zb_zero = true;
   plan->zeros = zeros;
 
   // ---- per-call output-stage tables (per column, see StageParams)
@@ -291,6 +292,7 @@ Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const Pac
   p.col_off = col_off;
   p.colsum = nkb == 1 ? b.colsum : nullptr;  // the whole K in each call (see StageParams)
   p.zb = b.zb;
+  p.zb_zero = b.zb_all_zero;  // the kernels may skip row_sum[i] * zb[j]
   p.zo = out.zero_point;
   p.qmin = lo - out.zero_point;
   p.qmax = hi - out.zero_point;

@@ -118,22 +118,27 @@ TEST_P(Ukernel, EveryPartialTileAndDepth) {
 #else
         const size_t ncols = n;
 #endif
-        std::vector<int32_t> col_off(ncols), zbn(ncols);
+        std::vector<int32_t> col_off(ncols), zbn(ncols), col_off0(ncols), zeros(ncols);
         std::copy(zb.begin(), zb.begin() + static_cast<long>(n), zbn.begin());
         std::vector<float> scale(ncols), fbias(ncols);
         for (size_t j = 0; j < n; ++j) {
           col_off[j] = static_cast<int32_t>(-static_cast<int64_t>(za) * colsum[j] + static_cast<int64_t>(K) * za * zb[j]);
+          col_off0[j] = static_cast<int32_t>(-static_cast<int64_t>(za) * colsum[j]);  // the same with zb = 0
           scale[j] = 0.001f * static_cast<float>(1 + j % 7);
           fbias[j] = 0.25f * static_cast<float>(static_cast<int>(j % 5) - 2);
         }
-        GuardedCopy<int32_t> gco(col_off), gzb(zbn);
+        GuardedCopy<int32_t> gco(col_off), gzb(zbn), gco0(col_off0), gzeros(zeros);
         GuardedCopy<float> gsc(scale), gfb(fbias);
+        // zz: B without zero points (zb all 0, StageParams::zb_zero set: the kernel may skip
+        // row_sum * zb), against the same panel with the random zb above.
         for (const AView& v : views)
-          for (StageKind kind : {StageKind::s32, StageKind::f32}) {
+          for (StageKind kind : {StageKind::s32, StageKind::f32})
+          for (bool zz : {false, true}) {
             StageParams sp{};
             sp.kind = kind;
-            sp.col_off = gco.get();
-            sp.zb = gzb.get();
+            sp.col_off = zz ? gco0.get() : gco.get();
+            sp.zb = zz ? gzeros.get() : gzb.get();
+            sp.zb_zero = zz;
             sp.scale = gsc.get();
             sp.fbias = gfb.get();
             sp.fmin = -std::numeric_limits<float>::infinity();
@@ -155,7 +160,7 @@ TEST_P(Ukernel, EveryPartialTileAndDepth) {
                 if (j < n) {
                   int64_t acc = 0;
                   for (size_t k = 0; k < K; ++k)
-                    acc += (int64_t{a[i * lda + k]} - za) * (int64_t{b[k * nr + j]} - zb[j]);
+                    acc += (int64_t{a[i * lda + k]} - za) * (int64_t{b[k * nr + j]} - (zz ? 0 : zb[j]));
                   const auto acc32 = static_cast<int32_t>(acc);
                   if (kind == StageKind::s32) {
                     want = static_cast<uint32_t>(acc32);
@@ -165,6 +170,7 @@ TEST_P(Ukernel, EveryPartialTileAndDepth) {
                   }
                 }
                 ASSERT_EQ(got, want) << cfg->name << " " << v.what << (kind == StageKind::s32 ? " s32" : " f32")
+                                     << (zz ? " zb=0" : "")
                                      << " K=" << K << " m=" << m << " n=" << n << " at (" << i << ", " << j << ")";
               }
           }

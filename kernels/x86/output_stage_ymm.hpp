@@ -93,12 +93,17 @@ inline void store_bytes(void* dst, __m256i q, bool out_u8, size_t nv) {
   }
 }
 
-// Finishes eight dot products of one row (columns j..j+nv of the problem, stored at dst) and
-// writes them through the output stage: acc + col_off - row_sum*zb, then the stage.
+// The eight finished sums of one row: dot + col_off - row_sum*zb (col_off and zb loaded once per
+// column vector by the caller; the product skipped when every zb is 0).
+inline __m256i finish8(__m256i dot, __m256i col_off, __m256i zb, int32_t row_sum, bool zb_zero) {
+  const __m256i x = _mm256_add_epi32(dot, col_off);
+  return zb_zero ? x : _mm256_sub_epi32(x, _mm256_mullo_epi32(_mm256_set1_epi32(row_sum), zb));
+}
+
+// Writes eight finished sums of one row (columns j..j+nv of the problem, stored at dst) through
+// the output stage.
 template <StageKind kKind>
-inline void store8(__m256i dot, const StageParams& p, int32_t row_sum, size_t j, void* dst, size_t nv) {
-  const __m256i acc = _mm256_sub_epi32(_mm256_add_epi32(dot, load_cols(p.col_off + j, nv)),
-                                       _mm256_mullo_epi32(_mm256_set1_epi32(row_sum), load_cols(p.zb + j, nv)));
+inline void store8(__m256i acc, const StageParams& p, size_t j, void* dst, size_t nv) {
   if (kKind == StageKind::s32) {
     if (nv >= 8)
       _mm256_storeu_si256(static_cast<__m256i*>(dst), acc);
@@ -137,13 +142,16 @@ template <StageKind kKind, size_t kMR, size_t kNV>
 inline void store_tile_kind(const __m256i (&acc)[kMR][kNV], size_t m, size_t n, const int32_t* row_sum,
                             char* c, size_t c_stride, const StageParams& p, size_t j0) {
   const size_t es = (kKind == StageKind::s32 || kKind == StageKind::f32) ? 4 : 1;
-  for (size_t i = 0; i < m; ++i)
-    for (size_t v = 0; v < kNV && 8 * v < n; ++v) {
+  for (size_t v = 0; v < kNV && 8 * v < n; ++v) {
+    const size_t j = j0 + 8 * v, nv = n - 8 * v < 8 ? n - 8 * v : 8;
+    const __m256i col_off = load_cols(p.col_off + j, nv), zb = load_cols(p.zb + j, nv);
+    for (size_t i = 0; i < m; ++i) {
       __m256i dot = acc[i][v];
       if (p.acc_in)
         dot = _mm256_add_epi32(dot, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.acc_in + i * p.acc_in_stride + 8 * v)));
-      store8<kKind>(dot, p, row_sum[i], j0 + 8 * v, c + i * c_stride + 8 * v * es, n - 8 * v < 8 ? n - 8 * v : 8);
+      store8<kKind>(finish8(dot, col_off, zb, row_sum[i], p.zb_zero), p, j, c + i * c_stride + 8 * v * es, nv);
     }
+  }
 }
 
 template <size_t kMR, size_t kNV>

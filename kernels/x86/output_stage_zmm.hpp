@@ -25,8 +25,9 @@ inline __mmask16 column_mask(size_t cols) {
 }
 
 // acc + col_off[j] - row_sum[i]*zb[j], modular int32 (finish_acc).
-inline __m512i finish(__m512i dot, __m512i col_off, __m512i zb, int32_t row_sum) {
-  return _mm512_sub_epi32(_mm512_add_epi32(dot, col_off), _mm512_mullo_epi32(_mm512_set1_epi32(row_sum), zb));
+inline __m512i finish(__m512i dot, __m512i col_off, __m512i zb, int32_t row_sum, bool zb_zero) {
+  const __m512i x = _mm512_add_epi32(dot, col_off);
+  return zb_zero ? x : _mm512_sub_epi32(x, _mm512_mullo_epi32(_mm512_set1_epi32(row_sum), zb));
 }
 
 // Per-column-vector constants of the fixed-point stages, computed once for all rows of a tile.
@@ -132,14 +133,14 @@ inline void store_tile_dots(const __m512i (&acc)[M][NV], size_t n, const int32_t
     switch (p.kind) {
       case StageKind::s32:
         for (int i = 0; i < M; ++i)
-          _mm512_mask_storeu_epi32(at(cbase, i * c_stride + 64 * v), k, finish(acc[i][v], col_off, zb, row_sum[i]));
+          _mm512_mask_storeu_epi32(at(cbase, i * c_stride + 64 * v), k, finish(acc[i][v], col_off, zb, row_sum[i], p.zb_zero));
         break;
       case StageKind::f32: {
         const __m512 scale = _mm512_maskz_loadu_ps(k, p.scale + j);
         const __m512 fbias = _mm512_maskz_loadu_ps(k, p.fbias + j);
         const __m512 fmin = _mm512_set1_ps(p.fmin), fmax = _mm512_set1_ps(p.fmax);
         for (int i = 0; i < M; ++i) {
-          const __m512i x = finish(acc[i][v], col_off, zb, row_sum[i]);
+          const __m512i x = finish(acc[i][v], col_off, zb, row_sum[i], p.zb_zero);
           __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(x), scale, fbias);
           y = _mm512_max_ps(fmin, y);  // (fmin > y) ? fmin : y, NaN y stays NaN
           y = _mm512_min_ps(fmax, y);  // (fmax < y) ? fmax : y
@@ -154,7 +155,7 @@ inline void store_tile_dots(const __m512i (&acc)[M][NV], size_t n, const int32_t
         const __m512 qmax = _mm512_set1_ps(static_cast<float>(p.qmax));
         const __m512i zo = _mm512_set1_epi32(p.zo);
         for (int i = 0; i < M; ++i) {
-          const __m512i x = finish(acc[i][v], col_off, zb, row_sum[i]);
+          const __m512i x = finish(acc[i][v], col_off, zb, row_sum[i], p.zb_zero);
           __m512 y = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(x), fbias), scale);
           // Clamping to the integer bounds before rounding equals rounding first and clamping
           // after (the scalar order): the bounds are integers, so rounding keeps them.
@@ -170,7 +171,7 @@ inline void store_tile_dots(const __m512i (&acc)[M][NV], size_t n, const int32_t
         const __m512i qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
         const __m512i zo = _mm512_set1_epi32(p.zo);
         for (int i = 0; i < M; ++i) {
-          const __m512i x = finish(acc[i][v], col_off, zb, row_sum[i]);
+          const __m512i x = finish(acc[i][v], col_off, zb, row_sum[i], p.zb_zero);
           __m512i r = single ? mbqm_single(x, f) : mbqm_double(x, f);
           r = _mm512_min_epi32(_mm512_max_epi32(r, qmin), qmax);
           store_bytes(at(cbase, i * c_stride + 16 * v), _mm512_add_epi32(r, zo), k);
