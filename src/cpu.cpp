@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "qgemm/qgemm.hpp"
 
@@ -82,9 +85,28 @@ void read_caches(CpuFeatures& f) {
 #endif
 }
 
+// The level-3 cache of cpu0 from sysfs ("32768K"); 0 where there is none or it cannot be read.
+// Not sysconf(_SC_LEVEL3_CACHE_SIZE): in a Zen 5 KVM guest glibc reported 384 MiB (the host's
+// L3s together), sysfs and lscpu 32 MiB.
+size_t read_l3_bytes() {
+  for (int i = 0; i < 8; ++i) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+    std::ifstream level(dir + "level"), size(dir + "size");
+    int lv = 0;
+    std::string sz;
+    if (!(level >> lv) || lv != 3 || !(size >> sz) || sz.empty()) continue;
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(sz.c_str(), &end, 10);
+    const size_t unit = end && (*end == 'K' || *end == 'k') ? 1024 : end && (*end == 'M' || *end == 'm') ? 1024 * 1024 : 1;
+    return static_cast<size_t>(v) * unit;
+  }
+  return 0;
+}
+
 CpuFeatures read_features() {
   CpuFeatures f;
   read_caches(f);
+  f.l3_bytes = read_l3_bytes();
 #if defined(QGEMM_SIMDE_EMULATION)
   // The x86 kernels are portable SIMDe code, runnable on any CPU.
   f.os_ymm = f.os_zmm = f.avx2 = f.fma = f.f16c = true;

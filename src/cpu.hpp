@@ -26,6 +26,9 @@ struct CpuFeatures {
   // kernels' cache blocks (GemmConfig::mc_for_k). L2 is held to [256 KiB, 4 MiB], so a shared
   // cache reported as L2 does not size blocks for memory no core has to itself.
   size_t l1d_bytes = 32 * 1024, l2_bytes = 1024 * 1024;
+  // The last-level cache (sysconf; 0 where the system does not say): whether weights of a given
+  // size come from L3 or from memory (the next-panel prefetch, src/gemm_plan.cpp).
+  size_t l3_bytes = 0;
 };
 
 // The features of this CPU, read once (cpuid traps to the hypervisor in a VM). In the x86

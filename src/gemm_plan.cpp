@@ -365,12 +365,20 @@ Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const Pac
   plan->kc = kc;
   plan->nkb = nkb;
   plan->nc_panels = nc_panels;
-  // The next panel's B goes to the kernel (b_next, prefetched by the AVX-512 VNNI kernel) only
-  // when the weights are far larger than L2, i.e. stream from L3 or memory: there it keeps them
+  // The next panel's B goes to the kernel (b_next, prefetched by the VNNI kernels) only when the
+  // weights are far larger than L2, i.e. stream from L3 or memory: there it keeps them
   // streaming during a panel's last tile (Ice Lake: 8x4096x4096 0.95-1.03x oneDNN without,
   // 1.03-1.13x with); where they fit L2 or nearly (576 KiB, 2.3 MiB) it only costs load slots
-  // (1x768x768 1.09-1.20x without, 0.58-0.60x with; docs/notes/issue-16.md).
-  plan->prefetch_next = static_cast<double>(n) * static_cast<double>(kp) > 4.0 * static_cast<double>(cpu_features().l2_bytes);
+  // (1x768x768 1.09-1.20x without, 0.58-0.60x with). Where one tile of at most MR rows covers a
+  // task's rows, the panels stream in order and the hardware prefetchers keep up with L3, so
+  // there only weights larger than L3 get it (Zen 5, 1x4096x4096 from L3: 0.88-0.94x oneDNN
+  // with, 1.04-1.10x without; 1x11008x4096 from memory: 1.04-1.13x with, 1.00-1.03x without;
+  // docs/notes/issue-16.md).
+  const double wbytes = static_cast<double>(n) * static_cast<double>(kp);
+  const size_t l3 = cpu_features().l3_bytes;
+  const bool one_tile = task_rows <= mr;
+  plan->prefetch_next = wbytes > 4.0 * static_cast<double>(cpu_features().l2_bytes) &&
+                        (!one_tile || l3 == 0 || wbytes > static_cast<double>(l3));
   plan->slice_bytes = slice_bytes;
   return Status::ok;
 }
