@@ -1,5 +1,5 @@
-// Cache decisions shared by the x86 VNNI kernels (AVX-512 VNNI, AVX-VNNI): the MC rule and the
-// prefetch of a tile's C lines. Plain integer code and _mm_prefetch; internal linkage, since
+// Cache decisions shared by the x86 VNNI kernels (AVX-512 VNNI, AVX-VNNI): the MC rule, the
+// prefetch of a tile's C lines, and the K-chunk order of two row tiles in one call. Plain integer code and _mm_prefetch; internal linkage, since
 // each ISA's object compiles its own copy with its own flags (test odr_isa_objects).
 #pragma once
 
@@ -32,6 +32,24 @@ inline void prefetch_c_tile(const void* c, size_t c_stride, int rows, size_t n, 
     const char* r = static_cast<const char*>(c) + static_cast<size_t>(i) * c_stride;
     for (size_t o = 0; o < row_bytes; o += 64) _mm_prefetch(r + o, _MM_HINT_T0);
     _mm_prefetch(r + row_bytes - 1, _MM_HINT_T0);  // the last line when r is not line-aligned
+  }
+}
+
+// Two row tiles of one call taking turns over chunks of `chunk` K groups (MR < m <= 2 MR, A in
+// place; GemmConfig::max_rows_per_call): each chunk of the B panel is read from L2 or memory by
+// the first tile and from L1 by the second, so B streams once, in order, instead of once per
+// tile; the second fetches the next panel's chunk (b_next) as the one-tile kernels do. k_loop(acc,
+// groups, a, b, pf) is the kernel's K loop over one tile's accumulators (read first, written
+// last, so they wait in L1 between chunks); group_bytes is B's bytes per K group.
+template <class Acc0, class Acc1, class KLoop>
+inline void pair_over_k_chunks(Acc0& acc0, Acc1& acc1, size_t groups, size_t chunk, size_t group_bytes,
+                               size_t kr, const uint8_t* a0, const uint8_t* a1, const int8_t* b,
+                               const char* b_next, KLoop&& k_loop) {
+  for (size_t g0 = 0; g0 < groups; g0 += chunk) {
+    const size_t gl = size_min(chunk, groups - g0);
+    const int8_t* bc = b + g0 * group_bytes;
+    k_loop(acc0, gl, a0 + g0 * kr, bc, static_cast<const char*>(nullptr));
+    k_loop(acc1, gl, a1 + g0 * kr, bc, b_next ? b_next + g0 * group_bytes : static_cast<const char*>(nullptr));
   }
 }
 

@@ -129,11 +129,9 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_k
   zmm::store_tile<M, kNV>(acc, n, row_sum, c, c_stride, p, j0);
 }
 
-// Rows [0, M0) and [M0, M0 + M1) of one call (MR < m <= 2 MR, A in place) as two row tiles that
-// take turns over chunks of kChunk K groups: each 16 KiB chunk of the B panel is read from L2 or
-// memory by the first and from L1 by the second, so B streams once, in order, instead of once
-// per tile (at M = 8 on Zen 5 the second 4-row tile's pass over the panel stopped the stream
-// from memory; docs/notes/issue-16.md). Between chunks each tile's accumulators wait in L1.
+// Rows [0, M0) and [M0, M0 + M1) of one call (MR < m <= 2 MR, A in place) as two row tiles over
+// chunks of kChunk K groups (16 KiB of B; tile_blocking.hpp): at M = 8 on Zen 5 the second 4-row
+// tile's own pass over the panel stopped the stream from memory (docs/notes/issue-16.md).
 constexpr size_t kChunk = 64;
 
 template <int M0, int M1>
@@ -145,16 +143,11 @@ void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, const
     for (int i = 0; i < M1; ++i) acc1[i][v] = _mm512_setzero_si512();
   }
   prefetch_c_tile(c, c_stride, M0 + M1, n, p.kind);
-  const uint8_t* a1 = a + M0 * a_row_stride;
-  const size_t groups = kp / kKR;
-  // The next panel's B (b_next), fetched by the second tile as the one-tile kernel does.
-  const char* pf = reinterpret_cast<const char*>(p.b_next);
-  for (size_t g0 = 0; g0 < groups; g0 += kChunk) {
-    const size_t gl = size_min(kChunk, groups - g0);
-    const int8_t* bc = b + g0 * kNR * kKR;
-    k_loop<M0>(acc0, gl, a + g0 * kKR, a_row_stride, kKR, bc, nullptr);
-    k_loop<M1>(acc1, gl, a1 + g0 * kKR, a_row_stride, kKR, bc, pf ? pf + g0 * kNR * kKR : nullptr);
-  }
+  pair_over_k_chunks(acc0, acc1, kp / kKR, kChunk, kNR * kKR, kKR, a, a + M0 * a_row_stride, b,
+                     reinterpret_cast<const char*>(p.b_next),
+                     [&](auto& acc, size_t groups, const uint8_t* at, const int8_t* bt, const char* pf) {
+                       k_loop(acc, groups, at, a_row_stride, kKR, bt, pf);
+                     });
   zmm::store_tile<M0, kNV>(acc0, n, row_sum, c, c_stride, p, j0);
   StageParams p1 = p;
   if (p.acc_in) p1.acc_in = p.acc_in + M0 * p.acc_in_stride;

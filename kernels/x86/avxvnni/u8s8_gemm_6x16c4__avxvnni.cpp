@@ -4,6 +4,7 @@
 // so it is exact by construction.
 #include <cstring>
 
+#include "path_counters.hpp"
 #include "ukernel.hpp"
 #include "x86/intrin.hpp"
 #include "x86/output_stage_ymm.hpp"
@@ -27,26 +28,35 @@ inline __attribute__((always_inline)) __m256i broadcast4(const uint8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
-// Named accumulators, not an array: GCC 12 kept an array of __m256i in memory across the K loop
-// (a store and register moves per vpdpbusd: 0.62x oneDNN at 128x768x768 on Zen 5).
+// How far ahead the first row tile of a panel fetches its own B when B comes from L3 or memory
+// (StageParams::b_stream): 128 K groups, 8 KiB, as in the AVX-512 VNNI kernel.
+constexpr size_t kStreamAhead = 8192;
+
+// The K loop over `groups` K groups of rows [0, M) into acc, which it reads first and writes last.
+// Inside, named accumulators, not an array: GCC 12 kept an array of __m256i in memory across the
+// loop (a store and register moves per vpdpbusd: 0.62x oneDNN at 128x768x768 on Zen 5).
 template <int M>
-void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const int8_t* b, const int32_t* row_sum,
-          void* c, size_t c_stride, const StageParams& p, size_t j0) {
+inline __attribute__((always_inline)) void k_loop(__m256i (&acc)[M][kNV], size_t groups, const uint8_t* a,
+                                                  size_t ars, size_t aks, const int8_t* b, const char* pf,
+                                                  bool stream = false) {
   const __m256i z = _mm256_setzero_si256();
   __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
   __m256i c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+#define QGEMM_IN(i)                                  \
+  if constexpr (M > i) {                             \
+    c##i##0 = acc[i][0], c##i##1 = acc[i][1];        \
+  }
+  QGEMM_IN(0) QGEMM_IN(1) QGEMM_IN(2) QGEMM_IN(3) QGEMM_IN(4) QGEMM_IN(5)
+#undef QGEMM_IN
   const uint8_t* ar[M];
   for (int i = 0; i < M; ++i) ar[i] = a + static_cast<size_t>(i) * ars;
-  prefetch_c_tile(c, c_stride, M, n, p.kind);  // tile_blocking.hpp
-  // The panel's last row tile fetches the next panel's B block (StageParams::b_next), one K group
-  // (64 bytes, one line) per K group.
-  const char* pf = reinterpret_cast<const char*>(p.b_next);
   size_t off = 0;
-  for (size_t g = 0; g < kp / kKR; ++g) {
-    if (pf) {
+  for (size_t g = 0; g < groups; ++g) {
+    if (pf) {  // the next panel's B (StageParams::b_next): one K group, one line, per K group
       _mm_prefetch(pf, _MM_HINT_T0);
       pf += kNR * kKR;
     }
+    if (stream) _mm_prefetch(reinterpret_cast<const char*>(b) + kStreamAhead, _MM_HINT_T1);
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
 #define QGEMM_ROW(i)                                      \
@@ -60,13 +70,74 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const i
     off += aks;
     b += kNR * kKR;
   }
-  const __m256i acc[kMR][kNV] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-  ymm::store_tile<kMR, kNV>(acc, M, n, row_sum, c, c_stride, p, j0);
+#define QGEMM_OUT(i)                                 \
+  if constexpr (M > i) {                             \
+    acc[i][0] = c##i##0, acc[i][1] = c##i##1;        \
+  }
+  QGEMM_OUT(0) QGEMM_OUT(1) QGEMM_OUT(2) QGEMM_OUT(3) QGEMM_OUT(4) QGEMM_OUT(5)
+#undef QGEMM_OUT
+}
+
+// Stores rows [0, M) of acc (the ymm store code takes a full MR-row array and a row count).
+template <int M>
+inline void store_rows(const __m256i (&acc)[M][kNV], size_t n, const int32_t* row_sum, void* c, size_t c_stride,
+                       const StageParams& p, size_t j0) {
+  __m256i full[kMR][kNV];
+  for (int i = 0; i < M; ++i)
+    for (size_t v = 0; v < kNV; ++v) full[i][v] = acc[i][v];
+  ymm::store_tile<kMR, kNV>(full, M, n, row_sum, c, c_stride, p, j0);
+}
+
+template <int M>
+void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const int8_t* b, const int32_t* row_sum,
+          void* c, size_t c_stride, const StageParams& p, size_t j0) {
+  __m256i acc[M][kNV];
+  for (int i = 0; i < M; ++i)
+    for (size_t v = 0; v < kNV; ++v) acc[i][v] = _mm256_setzero_si256();
+  prefetch_c_tile(c, c_stride, M, n, p.kind);  // tile_blocking.hpp
+  k_loop<M>(acc, kp / kKR, a, ars, aks, b, reinterpret_cast<const char*>(p.b_next), p.b_stream);
+  store_rows<M>(acc, n, row_sum, c, c_stride, p, j0);
+}
+
+// 7-12 rows in one call as two row tiles over chunks of kChunk K groups (16 KiB of B), as the
+// AVX-512 VNNI kernel does (tile_blocking.hpp); the longer chunk keeps the accumulator swaps at
+// about 1% of a 4-row half's work.
+constexpr size_t kChunk = 256;
+
+template <int M0, int M1>
+void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t ars, const int8_t* b, const int32_t* row_sum, void* c,
+               size_t c_stride, const StageParams& p, size_t j0) {
+  __m256i acc0[M0][kNV], acc1[M1][kNV];
+  for (size_t v = 0; v < kNV; ++v) {
+    for (int i = 0; i < M0; ++i) acc0[i][v] = _mm256_setzero_si256();
+    for (int i = 0; i < M1; ++i) acc1[i][v] = _mm256_setzero_si256();
+  }
+  prefetch_c_tile(c, c_stride, M0 + M1, n, p.kind);
+  pair_over_k_chunks(acc0, acc1, kp / kKR, kChunk, kNR * kKR, kKR, a, a + M0 * ars, b,
+                     reinterpret_cast<const char*>(p.b_next),
+                     [&](auto& acc, size_t groups, const uint8_t* at, const int8_t* bt, const char* pf) {
+                       k_loop(acc, groups, at, ars, kKR, bt, pf);
+                     });
+  store_rows<M0>(acc0, n, row_sum, c, c_stride, p, j0);
+  StageParams p1 = p;
+  if (p.acc_in) p1.acc_in = p.acc_in + M0 * p.acc_in_stride;
+  store_rows<M1>(acc1, n, row_sum + M0, static_cast<char*>(c) + M0 * c_stride, c_stride, p1, j0);
 }
 
 void u8s8_gemm_6x16c4__avxvnni(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride,
                                size_t a_kgroup_stride, const int8_t* b, const int32_t* row_sum, void* c,
                                size_t c_row_stride, const StageParams* p, size_t j0) {
+  if (m > kMR) {  // two row tiles in one call (GemmConfig::max_rows_per_call; A in place)
+    count_path(Path::avxvnni_tile_pair, 1);
+    switch (m) {
+      case 7: return tile_pair<4, 3>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
+      case 8: return tile_pair<4, 4>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
+      case 9: return tile_pair<5, 4>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
+      case 10: return tile_pair<5, 5>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
+      case 11: return tile_pair<6, 5>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
+      default: return tile_pair<6, 6>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
+    }
+  }
   with_rows<kMR>(m, [&](auto rows) {
     tile<static_cast<int>(decltype(rows)::value)>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c,
                                                   c_row_stride, *p, j0);
@@ -78,7 +149,9 @@ void u8s8_gemm_6x16c4__avxvnni(size_t m, size_t n, size_t kp, const uint8_t* a, 
 // A is read in place at every M when K % 4 == 0 (row sums from the driver), as for AVX-512 VNNI.
 extern const GemmConfig kGemmConfig_avxvnni = {
     Isa::avxvnni, "u8s8_gemm_6x16c4__avxvnni", kMR, kNR, kKR, u8s8_gemm_6x16c4__avxvnni,
-    /*max_m_unpacked=*/UINT32_MAX, mc_for_k, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
+    /*max_m_unpacked=*/UINT32_MAX, mc_for_k, nullptr, nullptr, /*row_sum_only_with_zb=*/true,
+    /*k_block=*/kChunk * kKR,  // the paired tiles' K chunk, so that the tests cross its edges
+    nullptr, nullptr, nullptr, /*max_rows_per_call=*/2 * kMR};
 
 }  // namespace detail
 }  // namespace qgemm
