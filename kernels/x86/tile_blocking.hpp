@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
 #include "size_ops.hpp"
 #include "ukernel.hpp"
@@ -50,6 +51,21 @@ inline void pair_over_k_chunks(Acc0& acc0, Acc1& acc1, size_t groups, size_t chu
     const int8_t* bc = b + g0 * group_bytes;
     k_loop(acc0, gl, a0 + g0 * kr, bc, static_cast<const char*>(nullptr));
     k_loop(acc1, gl, a1 + g0 * kr, bc, b_next ? b_next + g0 * group_bytes : static_cast<const char*>(nullptr));
+  }
+}
+
+// Calls f(integral_constant<int, M0>, integral_constant<int, M1>) with the two tiles' rows for
+// m in [7, 12] on a 6-row tile: M0 = ceil(m / 2), M1 = floor(m / 2).
+template <class F>
+inline void with_pair_rows(size_t m, F&& f) {
+  using std::integral_constant;
+  switch (m) {
+    case 7: return f(integral_constant<int, 4>{}, integral_constant<int, 3>{});
+    case 8: return f(integral_constant<int, 4>{}, integral_constant<int, 4>{});
+    case 9: return f(integral_constant<int, 5>{}, integral_constant<int, 4>{});
+    case 10: return f(integral_constant<int, 5>{}, integral_constant<int, 5>{});
+    case 11: return f(integral_constant<int, 6>{}, integral_constant<int, 5>{});
+    default: return f(integral_constant<int, 6>{}, integral_constant<int, 6>{});
   }
 }
 

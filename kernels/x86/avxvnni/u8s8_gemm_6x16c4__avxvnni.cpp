@@ -129,14 +129,9 @@ void u8s8_gemm_6x16c4__avxvnni(size_t m, size_t n, size_t kp, const uint8_t* a, 
                                size_t c_row_stride, const StageParams* p, size_t j0) {
   if (m > kMR) {  // two row tiles in one call (GemmConfig::max_rows_per_call; A in place)
     count_path(Path::avxvnni_tile_pair, 1);
-    switch (m) {
-      case 7: return tile_pair<4, 3>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
-      case 8: return tile_pair<4, 4>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
-      case 9: return tile_pair<5, 4>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
-      case 10: return tile_pair<5, 5>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
-      case 11: return tile_pair<6, 5>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
-      default: return tile_pair<6, 6>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
-    }
+    return with_pair_rows(m, [&](auto m0, auto m1) {
+      tile_pair<decltype(m0)::value, decltype(m1)::value>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
+    });
   }
   with_rows<kMR>(m, [&](auto rows) {
     tile<static_cast<int>(decltype(rows)::value)>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c,
