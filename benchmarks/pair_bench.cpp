@@ -72,6 +72,18 @@ struct OneDnnMatmul {
   }
 };
 
+// 64-byte aligned output, as oneDNN's destination (its own memory) is: a std::vector's block of
+// this size sits 16 bytes past a page boundary, so every 64-byte store of a row splits two lines
+// (Zen 5, 128x768x768: 1.5% slower than aligned).
+struct AlignedC {
+  explicit AlignedC(size_t n) : p(static_cast<int32_t*>(std::aligned_alloc(64, (n * sizeof(int32_t) + 63) / 64 * 64))) {}
+  ~AlignedC() { std::free(p); }
+  AlignedC(const AlignedC&) = delete;
+  AlignedC& operator=(const AlignedC&) = delete;
+  int32_t* data() const { return p; }
+  int32_t* p;
+};
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -124,7 +136,7 @@ void gemm_case(const char* kind, int64_t M, int64_t N, int64_t K, int rounds) {
   std::vector<uint8_t> a(static_cast<size_t>(M * K));
   std::vector<int8_t> b(static_cast<size_t>(K * N));
   fill_gemm_data(std::strcmp(kind, "safe") == 0, a, b);
-  std::vector<int32_t> c(static_cast<size_t>(M * N));
+  AlignedC c(static_cast<size_t>(M * N));
   qgemm::PackedWeights* w = nullptr;
   if (qgemm::pack_weights(b.data(), qgemm::WeightLayout::kn, K, N, N, nullptr, false, &w) != qgemm::Status::ok) {
     std::printf("%s: pack_weights failed: %s\n", kind, qgemm::last_error_message());
@@ -144,7 +156,7 @@ void xs_case(int64_t M, int64_t N, int64_t K, int rounds) {
   std::vector<int8_t> b(static_cast<size_t>(K * N)), unused(b.size());
   fill_gemm_data(false, ax, b);
   fill_gemm_data(true, as, unused);
-  std::vector<int32_t> cx(static_cast<size_t>(M * N)), cs(cx.size());
+  AlignedC cx(static_cast<size_t>(M * N)), cs(static_cast<size_t>(M * N));
   qgemm::PackedWeights* w = nullptr;
   if (qgemm::pack_weights(b.data(), qgemm::WeightLayout::kn, K, N, N, nullptr, false, &w) != qgemm::Status::ok) {
     std::printf("xs: pack_weights failed: %s\n", qgemm::last_error_message());
