@@ -83,19 +83,19 @@ void run_task(void* arg, size_t t) {
         // most one row (M = 32 on a 6-row tile: 5/6-row tiles, not 5 x 6 + 2, whose 2-row tile is
         // short of accumulators and loads: Zen 5, 1.07-1.08x at 32x768x768 and 32x1024x4096).
         const size_t ntiles = P.in_place && mb <= cfg.max_rows_per_call ? 1 : (mb + mr - 1) / mr;
-        auto tile_row = [&](size_t t) { return P.in_place ? t * mb / ntiles : std::min(t * mr, mb); };
+        auto tile_row = [&](size_t rt) { return P.in_place ? rt * mb / ntiles : std::min(rt * mr, mb); };
         for (size_t pj = pc0; pj < pc1; ++pj) {
           const size_t jp = pj * nr;
           const int8_t* panel = P.b->panels + pj * kp * nr + k0 * nr;
           const size_t nb = std::min(nr, P.n - jp);
-          for (size_t t = 0; t < ntiles; ++t) {
-            const size_t ir = tile_row(t), rows = tile_row(t + 1) - ir;
+          for (size_t rt = 0; rt < ntiles; ++rt) {  // row tiles (t is the task)
+            const size_t ir = tile_row(rt), rows = tile_row(rt + 1) - ir;
             const uint8_t* atile = P.in_place ? ablock + ir * P.lda : ablock + (ir / mr) * a_tile_stride;
             char* ctile = P.c + (i0 + ir) * P.c_stride + jp * P.esize;
             // The panel's last row tile may prefetch the B block that runs next (StageParams::b_next).
-            const int8_t* next = P.prefetch_next && t + 1 == ntiles && pj + 1 < pc1 ? panel + kp * nr : nullptr;
+            const int8_t* next = P.prefetch_next && rt + 1 == ntiles && pj + 1 < pc1 ? panel + kp * nr : nullptr;
             // The panel's first row tile, when more follow, reads B from beyond L2 (StageParams::b_stream).
-            const bool stream = P.prefetch_next && t == 0 && ntiles > 1;
+            const bool stream = P.prefetch_next && rt == 0 && ntiles > 1;
             if (P.nkb == 1) {
               StageParams with_next;  // copied only for the tiles that get b_next or b_stream
               const StageParams* sp = &P.params;
