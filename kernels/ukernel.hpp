@@ -135,6 +135,10 @@ struct GemmConfig {
   // than MR rows runs them as row tiles that share each chunk of B while it is in L1, so B
   // streams once; the driver then passes an MC block of up to this many rows in one call.
   uint32_t max_rows_per_call = 0;
+  // KC target, K values per K block, on a core with l2_bytes of L2 (the driver rounds it to
+  // whole K blocks and K groups; a value >= K turns K blocking off). Null: one panel's B block
+  // (NR x KC bytes) in a quarter of L2.
+  size_t (*kc_for_l2)(size_t l2_bytes) = nullptr;
 };
 
 // Code from here on is compiled into the kernels of every ISA: internal linkage, so no

@@ -199,7 +199,8 @@ size_t depth_block(const GemmConfig& cfg, size_t kp) {
   const size_t unit = cfg.k_block ? cfg.k_block : cfg.kr;
   // QGEMM_KC=<K values> overrides the target (benchmarks; a value >= K turns K blocking off).
   static const size_t env_kc = env_size("QGEMM_KC");
-  size_t target = env_kc ? env_kc : size_max(256, cpu_features().l2_bytes / 4 / cfg.nr);
+  const size_t l2 = cpu_features().l2_bytes;
+  size_t target = env_kc ? env_kc : cfg.kc_for_l2 ? cfg.kc_for_l2(l2) : size_max(256, l2 / 4 / cfg.nr);
   if (const size_t o = g_kc_override.load(std::memory_order_relaxed)) target = o;
   target = size_max(unit, target / unit * unit);
   if (kp <= target) return kp;

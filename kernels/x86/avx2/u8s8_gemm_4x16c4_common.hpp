@@ -14,6 +14,7 @@ namespace avx2_gemm {
 
 // The packer (u8s8_gemm_4x16c4_pack_a.cpp), reached through GemmConfig.
 size_t mc_for_k(size_t kp, size_t l2_bytes);
+size_t kc_for_l2(size_t l2_bytes);
 size_t a_tile_bytes(size_t kp);
 void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, uint8_t* dst);
 

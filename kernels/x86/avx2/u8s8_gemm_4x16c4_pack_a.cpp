@@ -3,6 +3,7 @@
 // form its loop reads (layout in u8s8_gemm_4x16c4_common.hpp): bytes for the vpmaddubsw loop,
 // int16 for the exact loop.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "x86/avx2/u8s8_gemm_4x16c4_common.hpp"
@@ -121,6 +122,12 @@ size_t mc_for_k(size_t kp, size_t l2_bytes) {
   const size_t rows = (l2_bytes / 2) / size_max(kp, 1);
   return size_max(kMR, size_min(rows, 1024));
 }
+
+// No K blocks: on Zen 1 (512 KiB L2, where the default KC splits K = 11008 in two) they made
+// every M slower, 1.25x at M = 8-128 and 1.4-2.4x at M = 1, bit-identical; this loop runs at
+// about 37 GOPS there and B streams from L3 and memory fast enough for it unblocked
+// (docs/notes/issue-16.md, "Fourth session"). MC stays sized by mc_for_k for the whole K.
+size_t kc_for_l2(size_t) { return SIZE_MAX; }
 
 void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, uint8_t* dst) {
   const size_t groups = kp / kKR, blocks = packed_blocks(kp);
