@@ -2,7 +2,8 @@
 //   src/gemm.cpp         the API entry: checks -> plan -> run
 //   src/gemm_checks.cpp  argument checks and the exact int32 overflow bound
 //   src/dispatch.cpp     the active ISA's kernel descriptor
-//   src/gemm_plan.cpp    blocking (MC), the task grid, scratch, the per-call output-stage tables
+//   src/gemm_plan.cpp    blocking (KC, MC), the task grid, scratch; the output stage's per-call
+//                        tables come from src/output_stage.cpp
 //   src/gemm_run.cpp     the tasks: A's row sums and packing, the microkernel calls
 //   kernels/             the microkernels, with the output stage fused into their stores
 // Internal header: not installed.
@@ -26,7 +27,9 @@ namespace detail {
 Status check_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
                   const OutputStage& out, const void* c, int64_t ldc, const GemmOptions& opt,
                   const GemmConfig** cfg, int32_t* lo, int32_t* hi) noexcept;
-size_t element_size(OutputType t);
+// The active kernel against packed weights: the format it reads, then the kernel they were
+// packed for (packed_isa_mismatch when either differs).
+Status check_pairing(const GemmConfig& cfg, const PackedWeights& b) noexcept;
 
 // ---- plan (src/gemm_plan.cpp)
 
@@ -49,30 +52,34 @@ class ScratchLease {
   bool leased_ = false;
 };
 
-// Everything the tasks need; read-only while they run.
+// Everything the tasks need; read-only while they run. Names as in docs/architecture.md: MR x NR
+// tiles, KC K values per K block, MC rows per cache block of A.
 struct GemmPlan {
   const GemmConfig* cfg = nullptr;
   const PackedWeights* b = nullptr;
-  StageParams params{};
+  StageParams stage{};  // the call's output stage (src/output_stage.cpp)
+  StageParams raw{};    // K blocked: the stage of all but the last K block (int32, no offsets)
+  const int32_t* zeros = nullptr;  // zero row sums for those blocks
   const uint8_t* a = nullptr;
   size_t lda = 0;
   char* c = nullptr;
   size_t c_stride = 0, esize = 0;
-  size_t m = 0, n = 0, k = 0, kp = 0, mc = 0;
-  bool in_place = false;
-  bool prefetch_next = false;  // the last row tile of a panel gets the next one's B (StageParams::b_next)
-  bool need_row_sums = true;  // false when every zb[j] is 0 and the kernel uses row_sum only with zb
-  size_t tm = 1, tn = 1;      // task grid: tm row groups x tn column groups
-  size_t mt = 0, np = 0;      // MR row tiles, NR column panels
-  char* slices = nullptr;     // one slice per task: packed A, row sums at rsum_offset, partial
-                              // sums at part_offset (K blocked)
+  size_t m = 0, n = 0, k = 0, kp = 0;
+  // ---- blocking
+  size_t mc = 0;               // rows per MC block (a multiple of MR)
+  size_t kc = 0, k_blocks = 1;  // KC (padded K values) and the number of K blocks; 1: K whole
+  size_t nc_panels = 0, part_stride = 0;  // K blocked: panels per partial-sum block, its row stride
+  bool in_place = false;       // A read in place, not packed
+  bool need_row_sums = true;   // false when every zb[j] is 0 and the kernel uses row_sum only with zb
+  bool prefetch_next = false;  // the last row tile of a panel gets the next one's B (TileArgs::b_next)
+  // ---- task grid: grid_rows x grid_cols tasks over row_tiles MR-row tiles x col_panels NR-column panels
+  size_t grid_rows = 1, grid_cols = 1;
+  size_t row_tiles = 0, col_panels = 0;
+  // ---- scratch: one slice per task: packed A, row sums at rsum_offset, partial sums at part_offset
+  char* slices = nullptr;
   size_t rsum_offset = 0, part_offset = 0, slice_bytes = 0;
-  size_t kc = 0, nkb = 1;     // K block (padded bytes of K) and their number; nkb == 1: K whole
-  size_t nc_panels = 0, part_stride = 0;  // K blocked: panels per partial block, its row stride
-  StageParams raw{};          // K blocked: the stage of all but the last K block (int32, no offsets)
-  const int32_t* zeros = nullptr;  // zero row sums for those blocks
-  ScratchLease lease;         // owns the tables and slices for the call
-  size_t tasks() const { return tm * tn; }
+  ScratchLease lease;  // owns the tables and slices for the call
+  size_t tasks() const { return grid_rows * grid_cols; }
 };
 
 // Blocking, task grid, scratch and output-stage tables of a checked call with M, N > 0; fails
@@ -80,8 +87,6 @@ struct GemmPlan {
 Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights& b,
                  const GemmConfig& cfg, const OutputStage& out, int32_t lo, int32_t hi, void* c,
                  int64_t ldc, const GemmOptions& opt, GemmPlan* plan) noexcept;
-// Rows of A per MC block at depth kp (a multiple of MR).
-size_t row_block(const GemmConfig& cfg, size_t kp);
 
 // ---- run (src/gemm_run.cpp)
 

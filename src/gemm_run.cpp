@@ -26,23 +26,96 @@ void row_sums(size_t mb, size_t k, const uint8_t* a, size_t lda, int32_t* row_su
   }
 }
 
-// Task t of the grid: row tiles [mt*ti/tm, mt*(ti+1)/tm) x panels [np*tj/tn, np*(tj+1)/tn).
+// K block [k0, k0 + kpb) of an MC block's rows of A as the kernel reads it: in place, packed in
+// the kernel's own tile layout (once per MC and K block), or in the generic panels.
+struct ABlock {
+  const uint8_t* a;
+  size_t row_stride, kgroup_stride;
+  size_t tile_stride;  // packed A: bytes from one MR-row tile to the next
+};
+
+ABlock prepare_a(const GemmPlan& P, const uint8_t* arows, size_t mb, size_t k0, size_t kpb, uint8_t* apack) {
+  const GemmConfig& cfg = *P.cfg;
+  const size_t mr = cfg.mr, kr = cfg.kr;
+  const uint8_t* asrc = arows + k0;
+  const size_t klen = std::min(P.k, k0 + kpb) - k0;
+  if (P.in_place) return ABlock{asrc, P.lda, kr, 0};
+  if (cfg.pack_a_tile) {
+    const size_t tile_bytes = cfg.a_tile_bytes(kpb);
+    for (size_t ir = 0; ir < mb; ir += mr)
+      cfg.pack_a_tile(std::min(mr, mb - ir), klen, kpb, asrc + ir * P.lda, P.lda, apack + (ir / mr) * tile_bytes);
+    return ABlock{apack, 0, 0, tile_bytes};
+  }
+  pack_a_panels(mb, klen, kpb, asrc, P.lda, mr, kr, apack);
+  return ABlock{apack, kr, mr * kr, mr * kpb};
+}
+
+// One K block (kb) of an MC block (rows [i0, i0 + mb) of C) over panels [pc0, pc1): the
+// microkernel per panel and row tile. Blocks but the last store raw int32 sums into `part`
+// (each adding the sums before it, TileArgs::acc_in); the last one adds them and applies the
+// call's output stage.
+void run_k_block(const GemmPlan& P, const ABlock& A, size_t i0, size_t mb, size_t pc0, size_t pc1, size_t kb,
+                 const int32_t* rsum, int32_t* part) {
+  const GemmConfig& cfg = *P.cfg;
+  const size_t mr = cfg.mr, nr = cfg.nr;
+  const size_t k0 = kb * P.kc, kpb = std::min(P.kc, P.kp - k0);
+  const bool last = kb + 1 == P.k_blocks;
+  const char* panels = static_cast<const char*>(P.b->panels) + P.b->format->depth_offset(nr, k0);
+  const size_t panel_bytes = P.b->panel_bytes;
+  // Row tiles of the MC block. Packed A: whole MR-row tiles. A read in place: a kernel that
+  // takes more rows per call (GemmConfig::max_rows_per_call) gets a small block whole, so its
+  // tiles share each chunk of B in L1; otherwise ceil(mb / MR) tiles whose sizes differ by at
+  // most one row (M = 32 on a 6-row tile: 5/6-row tiles, not 5 x 6 + 2, whose 2-row tile is
+  // short of accumulators and loads).
+  const size_t ntiles = P.in_place && mb <= cfg.max_rows_per_call ? 1 : (mb + mr - 1) / mr;
+  auto tile_row = [&](size_t rt) { return P.in_place ? rt * mb / ntiles : std::min(rt * mr, mb); };
+  for (size_t pj = pc0; pj < pc1; ++pj) {
+    const size_t jp = pj * nr, nb = std::min(nr, P.n - jp);
+    const char* panel = panels + pj * panel_bytes;
+    for (size_t rt = 0; rt < ntiles; ++rt) {
+      const size_t ir = tile_row(rt), rows = tile_row(rt + 1) - ir;
+      const uint8_t* atile = P.in_place ? A.a + ir * P.lda : A.a + (ir / mr) * A.tile_stride;
+      TileArgs ta;
+      // The panel's last row tile may prefetch the B block that runs next; its first, when
+      // more follow, reads B from beyond L2 (TileArgs::b_next, b_stream).
+      ta.b_next = P.prefetch_next && rt + 1 == ntiles && pj + 1 < pc1 ? panel + panel_bytes : nullptr;
+      ta.b_stream = P.prefetch_next && rt == 0 && ntiles > 1;
+      char* ctile = P.c + (i0 + ir) * P.c_stride + jp * P.esize;
+      if (P.k_blocks == 1) {
+        ta.colsum = P.b->colsum;  // the whole K in this call
+        cfg.ukernel(rows, nb, kpb, atile, A.row_stride, A.kgroup_stride, panel, rsum + ir, ctile, P.c_stride, &P.stage,
+                    &ta, jp);
+        continue;
+      }
+      int32_t* ptile = part + ir * P.part_stride + (pj - pc0) * nr;
+      ta.acc_in = kb ? ptile : nullptr;
+      ta.acc_in_stride = P.part_stride;
+      if (last)
+        cfg.ukernel(rows, nb, kpb, atile, A.row_stride, A.kgroup_stride, panel, rsum + ir, ctile, P.c_stride, &P.stage,
+                    &ta, jp);
+      else
+        cfg.ukernel(rows, nb, kpb, atile, A.row_stride, A.kgroup_stride, panel, P.zeros, ptile,
+                    P.part_stride * sizeof(int32_t), &P.raw, &ta, 0);
+    }
+  }
+}
+
+// Task t of the grid: row tiles [row_tiles*ti/grid_rows, ...) x panels [col_panels*tj/grid_cols, ...).
 void run_task(void* arg, size_t t) {
   const GemmPlan& P = *static_cast<const GemmPlan*>(arg);
   const GemmConfig& cfg = *P.cfg;
-  const size_t mr = cfg.mr, nr = cfg.nr, kr = cfg.kr, kp = P.kp;
-  const size_t ti = t / P.tn, tj = t % P.tn;
-  const size_t r0 = P.mt * ti / P.tm * mr, r1 = std::min(P.m, P.mt * (ti + 1) / P.tm * mr);
-  const size_t p0 = P.np * tj / P.tn, p1 = P.np * (tj + 1) / P.tn;
+  const size_t mr = cfg.mr;
+  const size_t ti = t / P.grid_cols, tj = t % P.grid_cols;
+  const size_t r0 = P.row_tiles * ti / P.grid_rows * mr, r1 = std::min(P.m, P.row_tiles * (ti + 1) / P.grid_rows * mr);
+  const size_t p0 = P.col_panels * tj / P.grid_cols, p1 = P.col_panels * (tj + 1) / P.grid_cols;
   char* slice = P.slices + t * P.slice_bytes;
   uint8_t* apack = reinterpret_cast<uint8_t*>(slice);
   int32_t* rsum = reinterpret_cast<int32_t*>(slice + P.rsum_offset);
   int32_t* part = reinterpret_cast<int32_t*>(slice + P.part_offset);
   if (cfg.task_begin) cfg.task_begin();
-  // K blocked (nkb > 1): per chunk of nc_panels panels, every K block of A is packed and run over
-  // the chunk's tiles; the blocks but the last store raw int32 sums into `part` (each adding the
-  // sums before it, StageParams::acc_in), the last one adds them and applies the output stage.
-  const size_t chunk = P.nkb > 1 ? P.nc_panels : p1 - p0;
+  // K blocked: per chunk of nc_panels panels, every K block of A is packed and run over the
+  // chunk's tiles, whose partial sums stay in `part` between K blocks.
+  const size_t chunk = P.k_blocks > 1 ? P.nc_panels : p1 - p0;
   for (size_t i0 = r0; i0 < r1; i0 += P.mc) {
     const size_t mb = std::min(P.mc, r1 - i0);
     const uint8_t* arows = P.a + i0 * P.lda;
@@ -52,76 +125,10 @@ void run_task(void* arg, size_t t) {
       std::memset(rsum, 0, mb * sizeof(int32_t));
     for (size_t pc0 = p0; pc0 < p1; pc0 += chunk) {
       const size_t pc1 = std::min(p1, pc0 + chunk);
-      for (size_t kb = 0; kb < P.nkb; ++kb) {
-        const size_t k0 = kb * P.kc, kpb = std::min(P.kc, kp - k0), klen = std::min(P.k, k0 + kpb) - k0;
-        const uint8_t* asrc = arows + k0;
-        const uint8_t* ablock;
-        size_t a_row_stride, a_kgroup_stride, a_tile_stride = 0;  // tile stride: packed A only
-        if (P.in_place) {
-          ablock = asrc;
-          a_row_stride = P.lda;
-          a_kgroup_stride = kr;
-        } else if (cfg.pack_a_tile) {  // the kernel's own layout, packed once per MC and K block
-          const size_t tile_bytes = cfg.a_tile_bytes(kpb);
-          for (size_t ir = 0; ir < mb; ir += mr)
-            cfg.pack_a_tile(std::min(mr, mb - ir), klen, kpb, asrc + ir * P.lda, P.lda, apack + (ir / mr) * tile_bytes);
-          ablock = apack;
-          a_row_stride = 0;
-          a_kgroup_stride = 0;
-          a_tile_stride = tile_bytes;
-        } else {
-          pack_a_panels(mb, klen, kpb, asrc, P.lda, mr, kr, apack);
-          ablock = apack;
-          a_row_stride = kr;
-          a_kgroup_stride = mr * kr;
-          a_tile_stride = mr * kpb;
-        }
-        const bool last = kb + 1 == P.nkb;
-        // Row tiles of the MC block. Packed A: whole MR-row tiles. A read in place: a kernel that
-        // takes more rows per call (GemmConfig::max_rows_per_call) gets a small block whole, so its
-        // tiles share each chunk of B in L1; otherwise ceil(mb / MR) tiles whose sizes differ by at
-        // most one row (M = 32 on a 6-row tile: 5/6-row tiles, not 5 x 6 + 2, whose 2-row tile is
-        // short of accumulators and loads: Zen 5, 1.07-1.08x at 32x768x768 and 32x1024x4096).
-        const size_t ntiles = P.in_place && mb <= cfg.max_rows_per_call ? 1 : (mb + mr - 1) / mr;
-        auto tile_row = [&](size_t rt) { return P.in_place ? rt * mb / ntiles : std::min(rt * mr, mb); };
-        for (size_t pj = pc0; pj < pc1; ++pj) {
-          const size_t jp = pj * nr;
-          const int8_t* panel = P.b->panels + pj * kp * nr + k0 * nr;
-          const size_t nb = std::min(nr, P.n - jp);
-          for (size_t rt = 0; rt < ntiles; ++rt) {  // row tiles (t is the task)
-            const size_t ir = tile_row(rt), rows = tile_row(rt + 1) - ir;
-            const uint8_t* atile = P.in_place ? ablock + ir * P.lda : ablock + (ir / mr) * a_tile_stride;
-            char* ctile = P.c + (i0 + ir) * P.c_stride + jp * P.esize;
-            // The panel's last row tile may prefetch the B block that runs next (StageParams::b_next).
-            const int8_t* next = P.prefetch_next && rt + 1 == ntiles && pj + 1 < pc1 ? panel + kp * nr : nullptr;
-            // The panel's first row tile, when more follow, reads B from beyond L2 (StageParams::b_stream).
-            const bool stream = P.prefetch_next && rt == 0 && ntiles > 1;
-            if (P.nkb == 1) {
-              StageParams with_next;  // copied only for the tiles that get b_next or b_stream
-              const StageParams* sp = &P.params;
-              if (next || stream) {
-                with_next = P.params;
-                with_next.b_next = next;
-                with_next.b_stream = stream;
-                sp = &with_next;
-              }
-              cfg.ukernel(rows, nb, kpb, atile, a_row_stride, a_kgroup_stride, panel, rsum + ir, ctile, P.c_stride,
-                          sp, jp);
-              continue;
-            }
-            int32_t* ptile = part + ir * P.part_stride + (pj - pc0) * nr;
-            StageParams sp = last ? P.params : P.raw;
-            sp.b_next = next;
-            sp.b_stream = stream;
-            sp.acc_in = kb ? ptile : nullptr;
-            sp.acc_in_stride = P.part_stride;
-            if (last)
-              cfg.ukernel(rows, nb, kpb, atile, a_row_stride, a_kgroup_stride, panel, rsum + ir, ctile, P.c_stride, &sp, jp);
-            else
-              cfg.ukernel(rows, nb, kpb, atile, a_row_stride, a_kgroup_stride, panel, P.zeros, ptile,
-                          P.part_stride * sizeof(int32_t), &sp, 0);
-          }
-        }
+      for (size_t kb = 0; kb < P.k_blocks; ++kb) {
+        const size_t k0 = kb * P.kc;
+        const ABlock A = prepare_a(P, arows, mb, k0, std::min(P.kc, P.kp - k0), apack);
+        run_k_block(P, A, i0, mb, pc0, pc1, kb, rsum, part);
       }
     }
   }

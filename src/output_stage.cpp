@@ -1,13 +1,192 @@
-// Output-stage builders and the public requantization helpers (TFLite QuantizeMultiplier and
-// MultiplyByQuantizedMultiplier), on top of the scalar definitions the kernels share.
+// The output stage, one home: the public builders, the checks of a description, its expansion
+// into the per-column tables the kernels' stores read (StageParams, kernels/output_stage.hpp),
+// and the public requantization helpers (TFLite QuantizeMultiplier and
+// MultiplyByQuantizedMultiplier) on top of the scalar definitions the kernels share
+// (kernels/scalar/requant_scalar.hpp, also the reference store every ISA may fall back to).
+#include "output_stage.hpp"
+
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "errors.hpp"
 #include "qgemm/qgemm.hpp"
 #include "scalar/requant_scalar.hpp"
 
 namespace qgemm {
+namespace detail {
+namespace {
+
+constexpr int32_t kI32Min = std::numeric_limits<int32_t>::min();
+constexpr int32_t kI32Max = std::numeric_limits<int32_t>::max();
+
+bool finite_positive(float x) { return std::isfinite(x) && x > 0.0f; }
+
+// The f32 and float-multiplier stages scale by sa * sb[j] in float32: each scale must be
+// finite and > 0, and so must their product, as a normal float (a product that underflows
+// gives a multiplier of 0 or a denormal, which loses the result and, in the float-multiplier
+// stage, makes bias / (sa*sb) infinite).
+Status check_scale_product(const OutputStage& o, int64_t j) {
+  const float s = o.act_scale * o.weight_scale[j];
+  if (!finite_positive(o.weight_scale[j]) || !(s >= std::numeric_limits<float>::min()) || !std::isfinite(s))
+    return fail(Status::bad_output_params,
+                "weight_scale[%lld]=%g: it must be finite and > 0, and act_scale*weight_scale = %g a finite, normal float",
+                static_cast<long long>(j), o.weight_scale[j], s);
+  return Status::ok;
+}
+
+Status check_f32(const OutputStage& o, int64_t N, int64_t count) {
+  if (o.bias_s32) return fail(Status::bad_output_params, "f32 output takes a float bias, not an int32 one");
+  if (!o.weight_scale && N > 0) return fail(Status::null_pointer, "f32 output: weight_scale is null");
+  if (!finite_positive(o.act_scale))
+    return fail(Status::bad_output_params, "act_scale=%g must be finite and > 0", o.act_scale);
+  for (int64_t j = 0; j < count; ++j)
+    if (Status s = check_scale_product(o, j); s != Status::ok) return s;
+  if (o.bias_f32)
+    for (int64_t j = 0; j < N; ++j)
+      if (!std::isfinite(o.bias_f32[j]))
+        return fail(Status::bad_output_params, "bias_f32[%lld]=%g is not finite", static_cast<long long>(j), o.bias_f32[j]);
+  if (std::isnan(o.clamp_lo_f32) || std::isnan(o.clamp_hi_f32) || o.clamp_lo_f32 > o.clamp_hi_f32)
+    return fail(Status::bad_output_params, "f32 clamp [%g, %g] is empty or NaN", o.clamp_lo_f32, o.clamp_hi_f32);
+  return Status::ok;
+}
+
+Status check_fixed_point(const OutputStage& o, int64_t N, int64_t count) {
+  if (o.bias_f32) return fail(Status::bad_output_params, "fixed-point requantization takes an int32 bias, not a float one");
+  if (o.rounding != Rounding::double_rounding && o.rounding != Rounding::single_rounding)
+    return fail(Status::bad_argument, "unknown rounding %d", static_cast<int>(o.rounding));
+  if ((!o.multiplier || !o.shift) && N > 0)
+    return fail(Status::null_pointer, "fixed-point requantization: multiplier or shift is null");
+  for (int64_t j = 0; j < count; ++j) {
+    if (o.multiplier[j] < 0)
+      return fail(Status::bad_output_params, "multiplier[%lld]=%d must be >= 0", static_cast<long long>(j), o.multiplier[j]);
+    if (o.shift[j] < -31 || o.shift[j] > 30)
+      return fail(Status::bad_output_params, "shift[%lld]=%d outside [-31, 30]", static_cast<long long>(j), o.shift[j]);
+  }
+  return Status::ok;
+}
+
+Status check_float_multiplier(const OutputStage& o, int64_t N, int64_t count) {
+  if (o.bias_s32 && o.bias_f32) return fail(Status::bad_output_params, "give an int32 or a float bias, not both");
+  if (!o.weight_scale && N > 0) return fail(Status::null_pointer, "float multiplier: weight_scale is null");
+  if (!finite_positive(o.act_scale) || !finite_positive(o.out_scale))
+    return fail(Status::bad_output_params, "act_scale=%g and out_scale=%g must be finite and > 0", o.act_scale, o.out_scale);
+  for (int64_t j = 0; j < count; ++j) {
+    if (Status s = check_scale_product(o, j); s != Status::ok) return s;
+    const float m = o.act_scale * o.weight_scale[j] / o.out_scale;
+    if (!(m >= std::numeric_limits<float>::min()) || !std::isfinite(m))
+      return fail(Status::bad_output_params,
+                  "multiplier act_scale*weight_scale[%lld]/out_scale = %g*%g/%g is not a finite, normal float > 0",
+                  static_cast<long long>(j), o.act_scale, o.weight_scale[j], o.out_scale);
+  }
+  // The kernels add bias_f32[j] / (sa*sb[j]) to float(acc): it must be finite too, or the
+  // product with the multiplier can be inf*0 = NaN, which no rounding defines.
+  if (o.bias_f32)
+    for (int64_t j = 0; j < N; ++j) {
+      const float sab = o.act_scale * o.weight_scale[o.per_column ? j : 0];
+      if (!std::isfinite(o.bias_f32[j]) || !std::isfinite(o.bias_f32[j] / sab))
+        return fail(Status::bad_output_params, "bias_f32[%lld]=%g: it or bias/(act_scale*weight_scale) = %g is not finite",
+                    static_cast<long long>(j), o.bias_f32[j], o.bias_f32[j] / sab);
+    }
+  return Status::ok;
+}
+
+// u8/s8 output: the zero point and clamp range within the type, then the requantization's own.
+Status check_quantized(const OutputStage& o, int64_t N, int64_t count, int32_t* lo, int32_t* hi) {
+  const int32_t tmin = o.type == OutputType::u8 ? 0 : -128;
+  const int32_t tmax = o.type == OutputType::u8 ? 255 : 127;
+  if (o.zero_point < tmin || o.zero_point > tmax)
+    return fail(Status::bad_zero_point, "output zero point %d outside [%d, %d]", o.zero_point, tmin, tmax);
+  *lo = o.clamp_lo == kI32Min ? tmin : o.clamp_lo;
+  *hi = o.clamp_hi == kI32Max ? tmax : o.clamp_hi;
+  if (*lo < tmin || *hi > tmax || *lo > *hi)
+    return fail(Status::bad_output_params, "clamp [%d, %d] must be a non-empty range within [%d, %d]",
+                *lo, *hi, tmin, tmax);
+  if (o.requant == Requant::fixed_point) return check_fixed_point(o, N, count);
+  if (o.requant != Requant::float_multiplier)
+    return fail(Status::bad_argument, "unknown requantization %d", static_cast<int>(o.requant));
+  return check_float_multiplier(o, N, count);
+}
+
+}  // namespace
+
+Status check_output_stage(const OutputStage& o, int64_t N, int32_t* lo, int32_t* hi) noexcept {
+  const int64_t count = o.per_column ? N : (N > 0 ? 1 : 0);
+  switch (o.type) {
+    case OutputType::s32:
+      if (o.bias_f32) return fail(Status::bad_output_params, "s32 output takes an int32 bias, not a float one");
+      return Status::ok;
+    case OutputType::f32:
+      return check_f32(o, N, count);
+    case OutputType::u8:
+    case OutputType::s8:
+      return check_quantized(o, N, count, lo, hi);
+  }
+  return fail(Status::bad_argument, "unknown output type %d", static_cast<int>(o.type));
+}
+
+void expand_output_stage(const OutputStage& out, int32_t lo, int32_t hi, int32_t za, const PackedWeights& b,
+                         const StageTables& t, StageParams* p) noexcept {
+  const size_t n = static_cast<size_t>(b.N);
+  *p = StageParams{};
+  p->out_bytes = static_cast<uint8_t>(output_element_size(out.type));
+  p->col_off = t.col_off;
+  p->zb = b.zb;
+  p->zb_zero = b.zb_all_zero;  // the kernels may skip row_sum[i] * zb[j]
+  p->zo = out.zero_point;
+  p->qmin = lo - out.zero_point;
+  p->qmax = hi - out.zero_point;
+  p->out_u8 = out.type == OutputType::u8;
+  p->fmin = out.clamp_lo_f32;
+  p->fmax = out.clamp_hi_f32;
+  const uint32_t kza = static_cast<uint32_t>(b.K) * static_cast<uint32_t>(za);
+  for (size_t j = 0; j < n; ++j)  // modular: bias - za*colsum + K*za*zb
+    t.col_off[j] = static_cast<int32_t>((out.bias_s32 ? static_cast<uint32_t>(out.bias_s32[j]) : 0u) -
+                                        static_cast<uint32_t>(za) * static_cast<uint32_t>(b.colsum[j]) +
+                                        kza * static_cast<uint32_t>(b.zb[j]));
+  auto col = [&](size_t j) { return out.per_column ? j : 0; };
+  if (out.type == OutputType::s32) {
+    p->kind = StageKind::s32;
+  } else if (out.type == OutputType::f32) {
+    p->kind = StageKind::f32;
+    for (size_t j = 0; j < n; ++j) {
+      t.scale[j] = out.act_scale * out.weight_scale[col(j)];
+      t.fbias[j] = out.bias_f32 ? out.bias_f32[j] : 0.0f;
+    }
+    p->scale = t.scale;
+    p->fbias = t.fbias;
+  } else if (out.requant == Requant::fixed_point) {
+    p->kind = out.rounding == Rounding::single_rounding ? StageKind::fixed_single : StageKind::fixed_double;
+    for (size_t j = 0; j < n; ++j) {
+      t.mult[j] = out.multiplier[col(j)];
+      t.shift[j] = out.shift[col(j)];
+    }
+    p->mult = t.mult;
+    p->shift = t.shift;
+  } else {
+    p->kind = StageKind::float_mult;
+    for (size_t j = 0; j < n; ++j) {
+      const float sab = out.act_scale * out.weight_scale[col(j)];  // FBGEMM's act_times_w_scale
+      t.scale[j] = sab / out.out_scale;
+      t.fbias[j] = out.bias_f32 ? out.bias_f32[j] / sab : 0.0f;
+    }
+    p->scale = t.scale;
+    p->fbias = t.fbias;
+  }
+}
+
+StageParams raw_sums_stage(const int32_t* zeros) noexcept {
+  StageParams p{};
+  p.kind = StageKind::s32;
+  p.out_bytes = 4;
+  p.col_off = zeros;
+  p.zb = zeros;
+  p.zb_zero = true;
+  return p;
+}
+
+}  // namespace detail
+
 using namespace detail;
 
 OutputStage output_s32(const int32_t* bias) noexcept {

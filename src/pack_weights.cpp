@@ -1,6 +1,7 @@
-// Weight packing: B ([K][N] or [N][K]) -> column panels in the active kernel's layout, plus the
-// column sums, zero points and column L1 norms that the driver's zero-point correction and
-// overflow check use. Portable code: the layout is described by (NR, KR) alone.
+// Weight packing: B ([K][N] or [N][K]) -> column panels in the active kernel's packed-B format
+// (GemmConfig::b_format, whose packer writes them: src/weight_format_<name>.cpp), plus the column
+// sums, zero points and column L1 norms that the driver's zero-point correction and overflow
+// check use. Portable code.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -17,12 +18,8 @@ namespace {
 
 size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
-}  // namespace
-
-Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, int64_t ldb,
-                    const int32_t* zb, bool zb_per_column, PackedWeights** out) noexcept {
-  if (!out) return fail(Status::null_pointer, "pack_weights: out is null");
-  *out = nullptr;
+Status check_pack_args(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, int64_t ldb, const int32_t* zb,
+                       bool zb_per_column) {
   if (K < 0 || N < 0)
     return fail(Status::negative_dimension, "pack_weights: K=%lld N=%lld must be >= 0",
                 static_cast<long long>(K), static_cast<long long>(N));
@@ -41,22 +38,22 @@ Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, 
         return fail(Status::bad_zero_point, "pack_weights: zb[%lld]=%d outside [-128, 127]",
                     static_cast<long long>(j), zb[j]);
   }
-  const GemmConfig* cfg = nullptr;
-  if (Status s = active_gemm_config(&cfg); s != Status::ok) return s;
+  return Status::ok;
+}
 
+// The object and its one aligned block: panels, then colsum, zb and l1 (each 64-byte aligned).
+Status allocate(const GemmConfig& cfg, int64_t K, int64_t N, PackedWeights** out) {
   const size_t k = static_cast<size_t>(K), n = static_cast<size_t>(N);
-  const size_t nr = cfg->nr, kr = cfg->kr;
-  const size_t kp = round_up(k, kr);
-  const size_t n_panels = (n + nr - 1) / nr;
+  const size_t nr = cfg.nr, kp = round_up(k, cfg.kr), n_panels = (n + nr - 1) / nr;
   size_t panel_elems = 0;
   if (__builtin_mul_overflow(n_panels * nr, kp, &panel_elems) || panel_elems > (size_t{1} << 46))
     return fail(Status::out_of_memory, "pack_weights: K=%lld x N=%lld is too large",
                 static_cast<long long>(K), static_cast<long long>(N));
-  const size_t panel_bytes = round_up(panel_elems, 64);
+  const size_t one_panel = cfg.b_format->panel_bytes(nr, kp);
+  const size_t panel_bytes = round_up(n_panels * one_panel, 64);
   const size_t col_bytes = round_up(n * sizeof(int32_t), 64);
   const size_t l1_bytes = round_up(n * sizeof(int64_t), 64);
   const size_t total = panel_bytes + 2 * col_bytes + l1_bytes + 64;
-
   auto* w = new (std::nothrow) PackedWeights;
   void* storage = nullptr;
   if (!w || posix_memalign(&storage, 64, total) != 0) {
@@ -64,32 +61,36 @@ Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, 
     return fail(Status::out_of_memory, "pack_weights: cannot allocate %zu bytes", total);
   }
   char* base = static_cast<char*>(storage);
-  w->cfg = cfg;
+  w->cfg = &cfg;
+  w->format = cfg.b_format;
   w->K = K;
   w->N = N;
   w->kp = kp;
   w->n_panels = n_panels;
+  w->panel_bytes = one_panel;
   w->storage = storage;
   w->bytes = total + sizeof(PackedWeights);
-  w->panels = reinterpret_cast<int8_t*>(base);
+  w->panels = base;
   w->colsum = reinterpret_cast<int32_t*>(base + panel_bytes);
   w->zb = reinterpret_cast<int32_t*>(base + panel_bytes + col_bytes);
   w->l1 = reinterpret_cast<int64_t*>(base + panel_bytes + 2 * col_bytes);
-
   std::memset(w->panels, 0, panel_bytes);
-  if (zb)
-    for (int64_t j = 0; j < (zb_per_column ? N : 1); ++j) w->zb_all_zero = w->zb_all_zero && zb[j] == 0;
-  // Column statistics and the copy into panels, each read in B's own storage order so the
-  // loops stay contiguous (and vectorizable) for both layouts.
-  auto zero_point = [&](size_t j) -> int32_t { return zb ? zb[zb_per_column ? j : 0] : 0; };
+  *out = w;
+  return Status::ok;
+}
+
+// Column sums (modulo 2^32) and L1 norms of B - zb, read in B's own storage order so the loops
+// stay contiguous (and vectorizable) for both layouts; w->zb is filled first.
+void column_stats(const int8_t* b, WeightLayout layout, size_t k, size_t n, size_t ldb, PackedWeights* w) {
   for (size_t j = 0; j < n; ++j) {  // K = 0 included: empty sums
     w->colsum[j] = 0;
     w->l1[j] = 0;
   }
+  if (k == 0) return;
   if (layout == WeightLayout::nk) {
-    for (size_t j = 0; j < n && k != 0; ++j) {
-      const int8_t* col = b + j * static_cast<size_t>(ldb);
-      const int32_t z = zero_point(j);
+    for (size_t j = 0; j < n; ++j) {
+      const int8_t* col = b + j * ldb;
+      const int32_t z = w->zb[j];
       int64_t sum = 0, l1 = 0;
       for (size_t k0 = 0; k0 < k; k0 += size_t{1} << 22) {  // int32 partial sums cannot overflow
         int32_t s = 0, a = 0;
@@ -102,48 +103,39 @@ Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, 
       }
       w->colsum[j] = static_cast<int32_t>(static_cast<uint32_t>(sum));  // used modulo 2^32
       w->l1[j] = l1;
-      int8_t* dst = w->panels + (j / nr) * kp * nr + (j % nr) * kr;
-      const size_t full = k / kr * kr;
-      if (kr == 4) {  // constant-size copies: no library call per group
-        for (size_t k0 = 0; k0 < full; k0 += 4) std::memcpy(dst + k0 * nr, col + k0, 4);
-      } else if (kr == 8) {
-        for (size_t k0 = 0; k0 < full; k0 += 8) std::memcpy(dst + k0 * nr, col + k0, 8);
-      } else {
-        for (size_t k0 = 0; k0 < full; k0 += kr) std::memcpy(dst + k0 * nr, col + k0, kr);
-      }
-      if (full < k) std::memcpy(dst + full * nr, col + full, k - full);
     }
-  } else if (k != 0) {
-    // Column statistics row by row, through restrict pointers into the object's own (disjoint)
-    // arrays so the compiler vectorizes them.
-    for (size_t j = 0; j < n; ++j) w->zb[j] = zero_point(j);
-    uint32_t* __restrict cs = reinterpret_cast<uint32_t*>(w->colsum);  // modulo 2^32
-    int64_t* __restrict l1 = w->l1;
-    const int32_t* __restrict z = w->zb;
-    for (size_t kk = 0; kk < k; ++kk) {
-      const int8_t* __restrict row = b + kk * static_cast<size_t>(ldb);
-      for (size_t j = 0; j < n; ++j) {
-        cs[j] += static_cast<uint32_t>(static_cast<int32_t>(row[j]));
-        l1[j] += std::abs(row[j] - z[j]);
-      }
-    }
-    // The copy: KR rows of B at a time into each panel's group, panel by panel (no division
-    // per element; 0.36 GB/s before).
-    const size_t ld = static_cast<size_t>(ldb);
-    for (size_t k0 = 0; k0 < k; k0 += kr) {
-      const size_t rows = std::min(kr, k - k0);
-      int8_t* group = w->panels + (k0 / kr) * nr * kr;
-      for (size_t j0 = 0; j0 < n; j0 += nr) {
-        int8_t* dst = group + (j0 / nr) * kp * nr;
-        const size_t cols = std::min(nr, n - j0);
-        for (size_t t = 0; t < rows; ++t) {
-          const int8_t* src = b + (k0 + t) * ld + j0;
-          for (size_t jj = 0; jj < cols; ++jj) dst[jj * kr + t] = src[jj];
-        }
-      }
+    return;
+  }
+  // Row by row, through restrict pointers into the object's own (disjoint) arrays so the
+  // compiler vectorizes them.
+  uint32_t* __restrict cs = reinterpret_cast<uint32_t*>(w->colsum);  // modulo 2^32
+  int64_t* __restrict l1 = w->l1;
+  const int32_t* __restrict z = w->zb;
+  for (size_t kk = 0; kk < k; ++kk) {
+    const int8_t* __restrict row = b + kk * ldb;
+    for (size_t j = 0; j < n; ++j) {
+      cs[j] += static_cast<uint32_t>(static_cast<int32_t>(row[j]));
+      l1[j] += std::abs(row[j] - z[j]);
     }
   }
-  for (size_t j = 0; j < n; ++j) w->zb[j] = zero_point(j);
+}
+
+}  // namespace
+
+Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, int64_t ldb,
+                    const int32_t* zb, bool zb_per_column, PackedWeights** out) noexcept {
+  if (!out) return fail(Status::null_pointer, "pack_weights: out is null");
+  *out = nullptr;
+  if (Status s = check_pack_args(b, layout, K, N, ldb, zb, zb_per_column); s != Status::ok) return s;
+  const GemmConfig* cfg = nullptr;
+  if (Status s = active_gemm_config(&cfg); s != Status::ok) return s;
+  PackedWeights* w = nullptr;
+  if (Status s = allocate(*cfg, K, N, &w); s != Status::ok) return s;
+  const size_t k = static_cast<size_t>(K), n = static_cast<size_t>(N), ld = static_cast<size_t>(ldb);
+  for (size_t j = 0; j < n; ++j) w->zb[j] = zb ? zb[zb_per_column ? j : 0] : 0;
+  for (size_t j = 0; j < n; ++j) w->zb_all_zero = w->zb_all_zero && w->zb[j] == 0;
+  column_stats(b, layout, k, n, ld, w);
+  w->format->pack(b, layout, k, n, ld, cfg->nr, cfg->kr, w->kp, w->panels);
   *out = w;
   return succeed();
 }

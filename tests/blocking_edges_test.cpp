@@ -105,7 +105,7 @@ TEST_P(BlockingEdges, Issue13ReproducerRowBlockOf1024) {
 TEST_P(BlockingEdges, RowBlocks) {
   std::mt19937 rng(1);
   const GemmBlocking b0 = blocking(1);
-  const int64_t kb = b0.k_block ? b0.k_block : 64;
+  const int64_t kb = b0.kc_unit ? b0.kc_unit : 64;
   for (int64_t K : {int64_t{1}, int64_t{b0.kr} + 1, kb + 3, int64_t{1100}}) {
     const GemmBlocking b = blocking(K);
     const int64_t mc = static_cast<int64_t>(b.mc), mr = b.mr;
@@ -153,7 +153,7 @@ TEST_P(BlockingEdges, RowBlockNotAMultipleOfTheTile) {
 TEST_P(BlockingEdges, DepthBlocks) {
   std::mt19937 rng(3);
   const GemmBlocking b = blocking(1);
-  const int64_t kr = b.kr, kb = b.k_block ? b.k_block : 128;
+  const int64_t kr = b.kr, kb = b.kc_unit ? b.kc_unit : 128;
   std::set<int64_t> ks = {kr - 1, kr, kr + 1, kb - kr, kb - 1, kb, kb + 1, kb + kr, 2 * kb - 1, 2 * kb + kr + 1, 3 * kb};
   std::set<int64_t> ms = {1, int64_t{b.mr}, int64_t{b.mr} + 1};
   // The in-place row limit, where there is one (a kernel may read A in place at every M).
@@ -183,7 +183,7 @@ TEST_P(BlockingEdges, DepthBlocks) {
 TEST_P(BlockingEdges, DepthBlocksInTheDriver) {
   std::mt19937 rng(5);
   const GemmBlocking b1 = blocking(1);
-  const int64_t unit = b1.k_block ? b1.k_block : b1.kr;
+  const int64_t unit = b1.kc_unit ? b1.kc_unit : b1.kr;
   // The kernel's own K block, found by asking at a large K (K is then split evenly).
   const GemmBlocking big = blocking(100000);
   int idx = 0;

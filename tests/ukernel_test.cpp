@@ -45,7 +45,7 @@ TEST_P(Ukernel, EveryPartialTileAndDepth) {
   const GemmConfig* cfg = qgemm::detail::gemm_config(GetParam());
   ASSERT_NE(cfg, nullptr);
   const size_t mr = cfg->mr, nr = cfg->nr, kr = cfg->kr;
-  const size_t kb = cfg->k_block ? cfg->k_block : 64;
+  const size_t kb = cfg->kc_unit ? cfg->kc_unit : 64;
   std::set<size_t> ks = {1, kr - 1, kr, kr + 1, 2 * kr + 1, kb - 1, kb, kb + 1, kb + kr, 2 * kb + kr - 1, 2 * kb + kr};
   ks.erase(0);
   std::mt19937 rng(42);
@@ -62,7 +62,9 @@ TEST_P(Ukernel, EveryPartialTileAndDepth) {
                                   static_cast<int64_t>(nr), zb.data(), true, &w),
               qgemm::Status::ok);
     ASSERT_EQ(w->kp, kp);
-    const std::vector<int8_t> panel_v(w->panels, w->panels + kp * nr);
+    ASSERT_EQ(w->panel_bytes, kp * nr);  // the int8 format
+    const auto* wp = static_cast<const int8_t*>(w->panels);
+    const std::vector<int8_t> panel_v(wp, wp + w->panel_bytes);
     const std::vector<int32_t> colsum(w->colsum, w->colsum + nr);
     qgemm::destroy_packed_weights(w);
     GuardedCopy<int8_t> panel(panel_v);
@@ -136,6 +138,7 @@ TEST_P(Ukernel, EveryPartialTileAndDepth) {
           for (bool zz : {false, true}) {
             StageParams sp{};
             sp.kind = kind;
+            sp.out_bytes = 4;
             sp.col_off = zz ? gco0.get() : gco.get();
             sp.zb = zz ? gzeros.get() : gzb.get();
             sp.zb_zero = zz;
@@ -143,14 +146,15 @@ TEST_P(Ukernel, EveryPartialTileAndDepth) {
             sp.fbias = gfb.get();
             sp.fmin = -std::numeric_limits<float>::infinity();
             sp.fmax = std::numeric_limits<float>::infinity();
-            sp.b_stream = n % 2 == 1;  // a prefetch hint: the results must not change with it
+            qgemm::detail::TileArgs ta;
+            ta.b_stream = n % 2 == 1;  // a prefetch hint: the results must not change with it
             // C: m rows of ldc = n + 1 elements, the last row ending at the guard page.
             const size_t ldc = n + 1, cbytes = ((m - 1) * ldc + n) * 4;
             Guarded gc(cbytes, Flush::after);
             ASSERT_TRUE(gc.ok());
             std::memset(gc.as<char>(), 0x5A, cbytes);
             if (cfg->task_begin) cfg->task_begin();
-            cfg->ukernel(m, n, kp, v.p, v.ars, v.aks, panel.get(), grs.get(), gc.as<void>(), ldc * 4, &sp, 0);
+            cfg->ukernel(m, n, kp, v.p, v.ars, v.aks, panel.get(), grs.get(), gc.as<void>(), ldc * 4, &sp, &ta, 0);
             if (cfg->task_end) cfg->task_end();
             for (size_t i = 0; i < m; ++i)
               for (size_t j = 0; j < ldc && i * ldc + j < cbytes / 4; ++j) {

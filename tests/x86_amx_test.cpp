@@ -154,9 +154,11 @@ TEST_F(AmxKernelDeathTest, TileUseWithoutConfigurationFaults) {
   std::vector<int32_t> zeros(64, 0), c(32 * 32, 0);
   qgemm::detail::StageParams sp{};
   sp.kind = qgemm::detail::StageKind::s32;
+  sp.out_bytes = 4;
   sp.col_off = zeros.data();
   sp.zb = zeros.data();
-  auto call = [&] { cfg.ukernel(1, 32, 64, a.data(), 0, 0, b.data(), zeros.data(), c.data(), 32 * 4, &sp, 0); };
+  const qgemm::detail::TileArgs ta;
+  auto call = [&] { cfg.ukernel(1, 32, 64, a.data(), 0, 0, b.data(), zeros.data(), c.data(), 32 * 4, &sp, &ta, 0); };
   EXPECT_DEATH(call(), "without a loaded tile configuration");
   EXPECT_DEATH(
       {

@@ -310,7 +310,7 @@ TEST_F(X86Exact, SignModeIsExact) {
 }
 
 // The sign mode with K in several driver K blocks: each call then holds one K block, and the
-// kernel sums that block's B columns itself (StageParams::colsum is null).
+// kernel sums that block's B columns itself (TileArgs::colsum is null).
 TEST_F(X86Exact, SignModeInKBlocks) {
   struct KcOverride {
     KcOverride() { qgemm::detail::set_kc_for_testing(static_cast<size_t>(kBlockK)); }

@@ -274,7 +274,9 @@ TEST_F(Avx512bwExact, UkernelOnItsOwnPackedA) {
         const std::vector<int32_t> zeros(32, 0);
         std::vector<int32_t> row_sum(m, 0);
         StageParams sp{};
+        const qgemm::detail::TileArgs ta;
         sp.kind = StageKind::s32;
+        sp.out_bytes = 4;
         sp.col_off = zeros.data();
         sp.zb = zeros.data();
         GuardedBytes ga((m - 1) * lda + K);
@@ -285,7 +287,7 @@ TEST_F(Avx512bwExact, UkernelOnItsOwnPackedA) {
         std::vector<int32_t> c(m * 33, 0x5A5A5A5A);
         const BwCount before = bw_count();
         cfg.pack_a_tile(m, K, kp, ga.data(), lda, packed.data());
-        cfg.ukernel(m, n, kp, packed.data(), 0, 0, b.data(), row_sum.data(), c.data(), 33 * sizeof(int32_t), &sp, 0);
+        cfg.ukernel(m, n, kp, packed.data(), 0, 0, b.data(), row_sum.data(), c.data(), 33 * sizeof(int32_t), &sp, &ta, 0);
         const BwCount after = bw_count();
         EXPECT_EQ(after.exact - before.exact, 1u);
         EXPECT_EQ(after.maddubs - before.maddubs, 1u);

@@ -103,6 +103,12 @@ Isa packed_weights_isa(const PackedWeights* w) noexcept;
 // Output stages. Plain data; fill with the helpers below or by hand.
 enum class OutputType : int32_t { s32 = 0, u8 = 1, s8 = 2, f32 = 3 };
 
+// Bytes of one element of C for an output type (ldc counts elements): 4 for s32 and f32, 1 for
+// u8 and s8; 0 for a value that is not an OutputType.
+constexpr size_t output_element_size(OutputType t) noexcept {
+  return t == OutputType::s32 || t == OutputType::f32 ? 4 : (t == OutputType::u8 || t == OutputType::s8 ? 1 : 0);
+}
+
 enum class Requant : int32_t {
   // y = clamp(zo + MultiplyByQuantizedMultiplier(acc, multiplier[j], shift[j]), lo, hi)
   fixed_point = 0,

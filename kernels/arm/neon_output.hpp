@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "scalar/requant_scalar.hpp"
 #include "ukernel.hpp"
 
 namespace qgemm {
@@ -21,10 +22,24 @@ constexpr size_t kArmMaxNR = 16;
 // hold sum_k A[i][k] * (B[k][j] + b_shift) in modular int32 arithmetic: b_shift = 128 when
 // the kernel multiplied by the weights flipped to unsigned (b ^ 0x80), else 0. The finished
 // accumulator is dot + col_off[j] - row_sum[i] * (zb[j] + b_shift), which is the contract's
-// acc (the extra 128 * row_sum[i] cancels). Writes only the m x n tile of C.
+// acc (the extra 128 * row_sum[i] cancels). The tile's earlier K blocks (TileArgs::acc_in) are
+// added too. Writes only the m x n tile of C.
 __attribute__((noinline)) void neon_store_tile(const int32_t* dot, size_t nr, size_t m, size_t n,
                                                const int32_t* row_sum, int32_t b_shift, void* c,
-                                               size_t c_stride, const StageParams* p, size_t j0) {
+                                               size_t c_stride, const StageParams* p, const TileArgs* t,
+                                               size_t j0) {
+  const StageKind kind = p->kind;
+  if (kind != StageKind::s32 && kind != StageKind::f32 && kind != StageKind::float_mult &&
+      kind != StageKind::fixed_double && kind != StageKind::fixed_single) {
+    // A stage without NEON code: the reference store (kernels/scalar/requant_scalar.hpp).
+    int32_t dots[kArmMaxNR * kArmMaxNR];
+    for (size_t i = 0; i < m; ++i)
+      for (size_t j = 0; j < n; ++j)
+        dots[i * nr + j] = static_cast<int32_t>(
+            static_cast<uint32_t>(dot[i * nr + j]) - static_cast<uint32_t>(b_shift) * static_cast<uint32_t>(row_sum[i]) +
+            (t->acc_in ? static_cast<uint32_t>(t->acc_in[i * t->acc_in_stride + j]) : 0u));
+    return store_tile_ref(dots, nr, m, n, row_sum, c, c_stride, *p, j0);
+  }
   // Per-column tables; a partial tile copies its n columns so no vector reads past column n.
   const int32_t* col_off = p->col_off + j0;
   const int32_t* zb = p->zb + j0;
@@ -45,8 +60,7 @@ __attribute__((noinline)) void neon_store_tile(const int32_t* dot, size_t nr, si
     if (scale) scale = static_cast<const float*>(std::memcpy(t_scale, scale, n * 4));
     if (fbias) fbias = static_cast<const float*>(std::memcpy(t_fbias, fbias, n * 4));
   }
-  const StageKind kind = p->kind;
-  const size_t esize = (kind == StageKind::s32 || kind == StageKind::f32) ? 4 : 1;
+  const size_t esize = p->out_bytes;
   const int32x4_t vqmin = vdupq_n_s32(p->qmin), vqmax = vdupq_n_s32(p->qmax);
   const int32x4_t vzo = vdupq_n_s32(p->zo);
   const float32x4_t vfqmin = vdupq_n_f32(static_cast<float>(p->qmin));
@@ -74,7 +88,7 @@ __attribute__((noinline)) void neon_store_tile(const int32_t* dot, size_t nr, si
     }
     for (size_t i = 0; i < m; ++i) {
       int32x4_t acc = vaddq_s32(vld1q_s32(dot + i * nr + j), coff);
-      if (p->acc_in) acc = vaddq_s32(acc, vld1q_s32(p->acc_in + i * p->acc_in_stride + j));
+      if (t->acc_in) acc = vaddq_s32(acc, vld1q_s32(t->acc_in + i * t->acc_in_stride + j));
       acc = vmlsq_s32(acc, vdupq_n_s32(row_sum[i]), zbv);  // modular
       char* dst = static_cast<char*>(c) + i * c_stride + j * esize;
       alignas(16) int32_t out[4];

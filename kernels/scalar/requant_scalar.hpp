@@ -6,10 +6,11 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 
-#include "ukernel.hpp"
+#include "output_stage.hpp"
 
 namespace qgemm {
 namespace detail {
@@ -84,7 +85,8 @@ inline float dequant_one(int32_t acc, const StageParams& p, size_t j) {
   return y;
 }
 
-// Stores one finished accumulator into row `crow` (type chosen by the stage), column jj.
+// Stores one finished accumulator into row `crow` (type chosen by the stage), column jj. A new
+// stage is one more case here (and its kind in kernels/output_stage.hpp).
 inline void store_one(void* crow, size_t jj, int32_t acc, const StageParams& p, size_t j) {
   switch (p.kind) {
     case StageKind::s32:
@@ -100,6 +102,19 @@ inline void store_one(void* crow, size_t jj, int32_t acc, const StageParams& p, 
       else
         static_cast<int8_t*>(crow)[jj] = static_cast<int8_t>(q);
     }
+  }
+}
+
+// The reference store of a tile: rows [0, m), columns [0, n) of int32 dot products (earlier K
+// blocks already added) at dots[i * dots_stride + t], the tile's first absolute column j0. The
+// scalar kernel's store, and the one any ISA's SIMD store falls back to for a stage it has no
+// code of its own for (gemmlowp's pattern: one generic evaluator, specialisations where they pay).
+inline void store_tile_ref(const int32_t* dots, size_t dots_stride, size_t m, size_t n, const int32_t* row_sum,
+                           void* c, size_t c_stride, const StageParams& p, size_t j0) {
+  for (size_t i = 0; i < m; ++i) {
+    void* crow = static_cast<char*>(c) + i * c_stride;
+    for (size_t t = 0; t < n; ++t)
+      store_one(crow, t, finish_acc(static_cast<uint32_t>(dots[i * dots_stride + t]), p, row_sum[i], j0 + t), p, j0 + t);
   }
 }
 

@@ -13,9 +13,10 @@ namespace {
 constexpr size_t kMR = 4, kNR = 8, kKR = 4;
 
 void u8s8_gemm_4x8c4__scalar(size_t m, size_t n, size_t kp, const uint8_t* a,
-                             size_t a_row_stride, size_t a_kgroup_stride, const int8_t* b,
+                             size_t a_row_stride, size_t a_kgroup_stride, const void* b_panel,
                              const int32_t* row_sum, void* c, size_t c_row_stride,
-                             const StageParams* p, size_t j0) {
+                             const StageParams* p, const TileArgs* tile, size_t j0) {
+  const int8_t* b = static_cast<const int8_t*>(b_panel);
   // Modular int32 sums: the true result fits (checked by the driver), the partial sums may not.
   uint32_t acc[kMR][kNR] = {};
   for (size_t g = 0; g < kp / kKR; ++g) {
@@ -29,20 +30,20 @@ void u8s8_gemm_4x8c4__scalar(size_t m, size_t n, size_t kp, const uint8_t* a,
       }
     }
   }
-  for (size_t i = 0; i < m; ++i) {
-    void* crow = static_cast<char*>(c) + i * c_row_stride;
-    for (size_t j = 0; j < n; ++j) {
-      const uint32_t dot = acc[i][j] + (p->acc_in ? static_cast<uint32_t>(p->acc_in[i * p->acc_in_stride + j]) : 0u);
-      store_one(crow, j, finish_acc(dot, *p, row_sum[i], j0 + j), *p, j0 + j);
-    }
-  }
+  int32_t dots[kMR][kNR];
+  for (size_t i = 0; i < m; ++i)
+    for (size_t j = 0; j < n; ++j)
+      dots[i][j] = static_cast<int32_t>(
+          acc[i][j] + (tile->acc_in ? static_cast<uint32_t>(tile->acc_in[i * tile->acc_in_stride + j]) : 0u));
+  store_tile_ref(&dots[0][0], kNR, m, n, row_sum, c, c_row_stride, *p, j0);
 }
 
 }  // namespace
 
-extern const GemmConfig kGemmConfig_scalar = {
-    Isa::scalar, "u8s8_gemm_4x8c4__scalar", kMR, kNR, kKR, u8s8_gemm_4x8c4__scalar,
-    /*max_m_unpacked=*/0, nullptr, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
+extern constexpr GemmConfig kGemmConfig_scalar =
+    GemmConfig::tile(Isa::scalar, "u8s8_gemm_4x8c4__scalar", kMR, kNR, kKR, u8s8_gemm_4x8c4__scalar,
+                     &kWeightFormat_s8)
+        .with_row_sums_only_with_zb();
 
 }  // namespace detail
 }  // namespace qgemm

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "scalar/requant_scalar.hpp"
 #include "ukernel.hpp"
 #include "x86/intrin.hpp"
 
@@ -138,17 +139,18 @@ inline void store8(__m256i acc, const StageParams& p, size_t j, void* dst, size_
 }
 
 // Stores an m x n tile held as acc[i][v] (row i, columns 8v..8v+7), m <= kMR, n <= 8*kNV.
+// The tile's earlier K blocks (TileArgs::acc_in) are added to acc first.
 template <StageKind kKind, size_t kMR, size_t kNV>
 inline void store_tile_kind(const __m256i (&acc)[kMR][kNV], size_t m, size_t n, const int32_t* row_sum,
-                            char* c, size_t c_stride, const StageParams& p, size_t j0) {
-  const size_t es = (kKind == StageKind::s32 || kKind == StageKind::f32) ? 4 : 1;
+                            char* c, size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
+  const size_t es = p.out_bytes;
   for (size_t v = 0; v < kNV && 8 * v < n; ++v) {
     const size_t j = j0 + 8 * v, nv = n - 8 * v < 8 ? n - 8 * v : 8;
     const __m256i col_off = load_cols(p.col_off + j, nv), zb = load_cols(p.zb + j, nv);
     for (size_t i = 0; i < m; ++i) {
       __m256i dot = acc[i][v];
-      if (p.acc_in)
-        dot = _mm256_add_epi32(dot, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.acc_in + i * p.acc_in_stride + 8 * v)));
+      if (t.acc_in)
+        dot = _mm256_add_epi32(dot, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.acc_in + i * t.acc_in_stride + 8 * v)));
       store8<kKind>(finish8(dot, col_off, zb, row_sum[i], p.zb_zero), p, j, c + i * c_stride + 8 * v * es, nv);
     }
   }
@@ -156,15 +158,25 @@ inline void store_tile_kind(const __m256i (&acc)[kMR][kNV], size_t m, size_t n, 
 
 template <size_t kMR, size_t kNV>
 inline void store_tile(const __m256i (&acc)[kMR][kNV], size_t m, size_t n, const int32_t* row_sum, void* c,
-                       size_t c_stride, const StageParams& p, size_t j0) {
+                       size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
   char* cc = static_cast<char*>(c);
   switch (p.kind) {
-    case StageKind::s32: return store_tile_kind<StageKind::s32>(acc, m, n, row_sum, cc, c_stride, p, j0);
-    case StageKind::fixed_double: return store_tile_kind<StageKind::fixed_double>(acc, m, n, row_sum, cc, c_stride, p, j0);
-    case StageKind::fixed_single: return store_tile_kind<StageKind::fixed_single>(acc, m, n, row_sum, cc, c_stride, p, j0);
-    case StageKind::float_mult: return store_tile_kind<StageKind::float_mult>(acc, m, n, row_sum, cc, c_stride, p, j0);
-    case StageKind::f32: return store_tile_kind<StageKind::f32>(acc, m, n, row_sum, cc, c_stride, p, j0);
+    case StageKind::s32: return store_tile_kind<StageKind::s32>(acc, m, n, row_sum, cc, c_stride, p, t, j0);
+    case StageKind::fixed_double: return store_tile_kind<StageKind::fixed_double>(acc, m, n, row_sum, cc, c_stride, p, t, j0);
+    case StageKind::fixed_single: return store_tile_kind<StageKind::fixed_single>(acc, m, n, row_sum, cc, c_stride, p, t, j0);
+    case StageKind::float_mult: return store_tile_kind<StageKind::float_mult>(acc, m, n, row_sum, cc, c_stride, p, t, j0);
+    case StageKind::f32: return store_tile_kind<StageKind::f32>(acc, m, n, row_sum, cc, c_stride, p, t, j0);
   }
+  // A stage without ymm code: the reference store (kernels/scalar/requant_scalar.hpp).
+  int32_t dots[kMR][8 * kNV];
+  for (size_t i = 0; i < m; ++i)
+    for (size_t v = 0; v < kNV; ++v) {
+      __m256i d = acc[i][v];
+      if (t.acc_in)
+        d = _mm256_add_epi32(d, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.acc_in + i * t.acc_in_stride + 8 * v)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(&dots[i][8 * v]), d);
+    }
+  store_tile_ref(&dots[0][0], 8 * kNV, m, n, row_sum, c, c_stride, p, j0);
 }
 
 }  // namespace

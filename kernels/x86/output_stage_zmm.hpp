@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "scalar/requant_scalar.hpp"
 #include "ukernel.hpp"
 #include "x86/intrin.hpp"
 
@@ -109,14 +110,15 @@ template <int M, int NV>
 inline void store_tile_dots(const __m512i (&acc)[M][NV], size_t n, const int32_t* row_sum, void* c,
                             size_t c_stride, const StageParams& p, size_t j0);
 
+// The tile's earlier K blocks (TileArgs::acc_in) are added to acc first.
 template <int M, int NV>
 inline void store_tile(const __m512i (&acc)[M][NV], size_t n, const int32_t* row_sum, void* c,
-                       size_t c_stride, const StageParams& p, size_t j0) {
-  if (!p.acc_in) return store_tile_dots<M, NV>(acc, n, row_sum, c, c_stride, p, j0);
+                       size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
+  if (!t.acc_in) return store_tile_dots<M, NV>(acc, n, row_sum, c, c_stride, p, j0);
   __m512i dot[M][NV];
   for (int i = 0; i < M; ++i)
     for (int v = 0; v < NV; ++v)
-      dot[i][v] = _mm512_add_epi32(acc[i][v], _mm512_loadu_si512(p.acc_in + i * p.acc_in_stride + 16 * v));
+      dot[i][v] = _mm512_add_epi32(acc[i][v], _mm512_loadu_si512(t.acc_in + i * t.acc_in_stride + 16 * v));
   store_tile_dots<M, NV>(dot, n, row_sum, c, c_stride, p, j0);
 }
 
@@ -165,7 +167,8 @@ inline void store_tile_dots(const __m512i (&acc)[M][NV], size_t n, const int32_t
         }
         break;
       }
-      default: {  // fixed_double, fixed_single
+      case StageKind::fixed_double:
+      case StageKind::fixed_single: {
         const bool single = p.kind == StageKind::fixed_single;
         const FixedCols f = fixed_cols(p, j, k, single);
         const __m512i qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
@@ -176,6 +179,14 @@ inline void store_tile_dots(const __m512i (&acc)[M][NV], size_t n, const int32_t
           r = _mm512_min_epi32(_mm512_max_epi32(r, qmin), qmax);
           store_bytes(at(cbase, i * c_stride + 16 * v), _mm512_add_epi32(r, zo), k);
         }
+        break;
+      }
+      default: {  // a stage without zmm code: the reference store (kernels/scalar/requant_scalar.hpp)
+        int32_t dots[M][16];
+        for (int i = 0; i < M; ++i) _mm512_storeu_si512(dots[i], acc[i][v]);
+        const size_t left = n - 16 * static_cast<size_t>(v);
+        store_tile_ref(&dots[0][0], 16, static_cast<size_t>(M), left < 16 ? left : 16, row_sum,
+                       at(cbase, 16 * static_cast<size_t>(v) * p.out_bytes), c_stride, p, j);
       }
     }
   }

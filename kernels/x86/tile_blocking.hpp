@@ -27,8 +27,8 @@ inline size_t mc_rows_for_l2(size_t kp, size_t l2_bytes, size_t mr, size_t nr) {
 // A and B) exceeds L2, the stores at the end of the tile otherwise wait for each line (Ice Lake,
 // 512x768x768: 0.71-0.73x oneDNN without, 0.88-0.95x with; docs/notes/issue-16.md). Only bytes
 // of the tile's own rows are touched; a prefetch never faults.
-inline void prefetch_c_tile(const void* c, size_t c_stride, int rows, size_t n, StageKind kind) {
-  const size_t row_bytes = n * (kind == StageKind::s32 || kind == StageKind::f32 ? 4 : 1);
+inline void prefetch_c_tile(const void* c, size_t c_stride, int rows, size_t n, size_t out_bytes) {
+  const size_t row_bytes = n * out_bytes;
   for (int i = 0; i < rows; ++i) {
     const char* r = static_cast<const char*>(c) + static_cast<size_t>(i) * c_stride;
     for (size_t o = 0; o < row_bytes; o += 64) _mm_prefetch(r + o, _MM_HINT_T0);

@@ -153,7 +153,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // two MC row blocks at that K (or the in-place row limit, or a few tiles), N around panels.
     qgemm::detail::GemmBlocking bl{};
     if (!qgemm::detail::gemm_blocking_for_testing(isa, 0, &bl)) std::abort();
-    const int64_t kb = bl.k_block ? bl.k_block : 128;
+    const int64_t kb = bl.kc_unit ? bl.kc_unit : 128;
     p.K = std::max<int64_t>(0, fd.in<int64_t>(1, 3) * (fd.flag() ? kb : int64_t{bl.kr}) + fd.in<int64_t>(-1, 1));
     if (!qgemm::detail::gemm_blocking_for_testing(isa, p.K, &bl)) std::abort();
     const int64_t mc = static_cast<int64_t>(bl.mc), mr = bl.mr, nr = bl.nr;

@@ -38,9 +38,10 @@ inline uint8x16_t load_rows4(const uint8_t* const* ar) {
 }
 
 void u8s8_gemm_8x12c4__dotprod(size_t m, size_t n, size_t kp, const uint8_t* a,
-                               size_t a_row_stride, size_t a_kgroup_stride, const int8_t* b,
+                               size_t a_row_stride, size_t a_kgroup_stride, const void* b_panel,
                                const int32_t* row_sum, void* c, size_t c_row_stride,
-                               const StageParams* p, size_t j0) {
+                               const StageParams* p, const TileArgs* t, size_t j0) {
+  const int8_t* b = static_cast<const int8_t*>(b_panel);
   const uint8x16_t flip = vdupq_n_u8(0x80);
   uint32x4_t acc[kMR][3];
   for (size_t r = 0; r < kMR; ++r)
@@ -92,17 +93,17 @@ void u8s8_gemm_8x12c4__dotprod(size_t m, size_t n, size_t kp, const uint8_t* a,
   alignas(16) int32_t dot[kMR][kNR];
   for (size_t r = 0; r < kMR; ++r)
     for (size_t q = 0; q < 3; ++q) vst1q_s32(&dot[r][4 * q], vreinterpretq_s32_u32(acc[r][q]));
-  neon_store_tile(&dot[0][0], kNR, m, n, row_sum, 128, c, c_row_stride, p, j0);
+  neon_store_tile(&dot[0][0], kNR, m, n, row_sum, 128, c, c_row_stride, p, t, j0);
 }
 
 }  // namespace
 
-extern const GemmConfig kGemmConfig_dotprod = {
-    Isa::dotprod, "u8s8_gemm_8x12c4__dotprod", kMR, kNR, kKR, u8s8_gemm_8x12c4__dotprod,
-    // A always packed: in-place rows cost 8 loads + lane inserts per K step instead of 2
-    // loads (the kernel still accepts in-place A; the oracle suite passed with this at 64).
-    /*max_m_unpacked=*/0, nullptr, nullptr, nullptr,
-    /*row_sum_only_with_zb=*/false, /*k_block=*/0};  // B flipped to unsigned: 128 * row_sum is subtracted
+// A always packed: in-place rows cost 8 loads + lane inserts per K step instead of 2 loads
+// (the kernel still accepts in-place A; the oracle suite passed with in-place A up to 64
+// rows). Row sums always: B is flipped to unsigned and 128 * row_sum is subtracted.
+extern constexpr GemmConfig kGemmConfig_dotprod =
+    GemmConfig::tile(Isa::dotprod, "u8s8_gemm_8x12c4__dotprod", kMR, kNR, kKR, u8s8_gemm_8x12c4__dotprod,
+                     &kWeightFormat_s8);
 
 }  // namespace detail
 }  // namespace qgemm

@@ -30,8 +30,9 @@ constexpr size_t kMR = 8, kNR = 8, kKR = 8;
 alignas(16) const uint8_t kZeroRow[kKR] = {};
 
 void u8s8_gemm_8x8c8__i8mm(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride,
-                           size_t a_kgroup_stride, const int8_t* b, const int32_t* row_sum,
-                           void* c, size_t c_row_stride, const StageParams* p, size_t j0) {
+                           size_t a_kgroup_stride, const void* b_panel, const int32_t* row_sum,
+                           void* c, size_t c_row_stride, const StageParams* p, const TileArgs* t, size_t j0) {
+  const int8_t* b = static_cast<const int8_t*>(b_panel);
   int32x4_t acc[kMR / 2][kNR / 2];
   for (size_t i = 0; i < kMR / 2; ++i)
     for (size_t q = 0; q < kNR / 2; ++q) acc[i][q] = vdupq_n_s32(0);
@@ -79,16 +80,16 @@ void u8s8_gemm_8x8c8__i8mm(size_t m, size_t n, size_t kp, const uint8_t* a, size
       vst1_s32(&dot[2 * i][2 * q], vget_low_s32(acc[i][q]));
       vst1_s32(&dot[2 * i + 1][2 * q], vget_high_s32(acc[i][q]));
     }
-  neon_store_tile(&dot[0][0], kNR, m, n, row_sum, 0, c, c_row_stride, p, j0);
+  neon_store_tile(&dot[0][0], kNR, m, n, row_sum, 0, c, c_row_stride, p, t, j0);
 }
 
 }  // namespace
 
-extern const GemmConfig kGemmConfig_i8mm = {
-    Isa::i8mm, "u8s8_gemm_8x8c8__i8mm", kMR, kNR, kKR, u8s8_gemm_8x8c8__i8mm,
-    // A always packed: in-place row pairs cost 8 loads + 4 combines per K step instead of
-    // 4 loads (the kernel still accepts in-place A; the oracle suite passed with this at 64).
-    /*max_m_unpacked=*/0, nullptr, nullptr, nullptr, /*row_sum_only_with_zb=*/true, /*k_block=*/0};
+// A always packed: in-place row pairs cost 8 loads + 4 combines per K step instead of 4 loads
+// (the kernel still accepts in-place A; the oracle suite passed with in-place A up to 64 rows).
+extern constexpr GemmConfig kGemmConfig_i8mm =
+    GemmConfig::tile(Isa::i8mm, "u8s8_gemm_8x8c8__i8mm", kMR, kNR, kKR, u8s8_gemm_8x8c8__i8mm, &kWeightFormat_s8)
+        .with_row_sums_only_with_zb();
 
 }  // namespace detail
 }  // namespace qgemm

@@ -31,8 +31,9 @@ constexpr size_t kMR = 4, kNR = 4, kKR = 16;
 alignas(16) const uint8_t kZeroRow[kKR] = {};
 
 void u8s8_gemm_4x4c16__neon(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride,
-                            size_t a_kgroup_stride, const int8_t* b, const int32_t* row_sum,
-                            void* c, size_t c_row_stride, const StageParams* p, size_t j0) {
+                            size_t a_kgroup_stride, const void* b_panel, const int32_t* row_sum,
+                            void* c, size_t c_row_stride, const StageParams* p, const TileArgs* t, size_t j0) {
+  const int8_t* b = static_cast<const int8_t*>(b_panel);
   // Rows >= m are never read: they point at a zero row that does not advance.
   const uint8_t* ar[kMR];
   size_t step[kMR];
@@ -67,17 +68,17 @@ void u8s8_gemm_4x4c16__neon(size_t m, size_t n, size_t kp, const uint8_t* a, siz
     const uint32x4_t s23 = vpaddq_u32(acc[r][2], acc[r][3]);
     vst1q_s32(dot[r], vreinterpretq_s32_u32(vpaddq_u32(s01, s23)));
   }
-  neon_store_tile(&dot[0][0], kNR, m, n, row_sum, 128, c, c_row_stride, p, j0);
+  neon_store_tile(&dot[0][0], kNR, m, n, row_sum, 128, c, c_row_stride, p, t, j0);
 }
 
 }  // namespace
 
-extern const GemmConfig kGemmConfig_neon = {
-    Isa::neon, "u8s8_gemm_4x4c16__neon", kMR, kNR, kKR, u8s8_gemm_4x4c16__neon,
-    // A in place up to 16 rows (when K % 16 == 0): the K loop is the same instruction stream
-    // for packed and in-place A (one 16-byte load per row), so small M skips packing A.
-    /*max_m_unpacked=*/16, nullptr, nullptr, nullptr,
-    /*row_sum_only_with_zb=*/false, /*k_block=*/0};  // B flipped to unsigned: 128 * row_sum is subtracted
+// A in place up to 16 rows (when K % 16 == 0): the K loop is the same instruction stream for
+// packed and in-place A (one 16-byte load per row), so small M skips packing A. Row sums
+// always: B is flipped to unsigned and 128 * row_sum is subtracted.
+extern constexpr GemmConfig kGemmConfig_neon =
+    GemmConfig::tile(Isa::neon, "u8s8_gemm_4x4c16__neon", kMR, kNR, kKR, u8s8_gemm_4x4c16__neon, &kWeightFormat_s8)
+        .with_a_in_place(16);
 
 }  // namespace detail
 }  // namespace qgemm

@@ -92,7 +92,7 @@ inline void k_step(const uint8_t* a, size_t a_stride, const int8_t* b) {
 
 template <int RT>
 void tile(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* b, const int32_t* row_sum, void* c,
-          size_t c_stride, const StageParams& p, size_t j0) {
+          size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
   const size_t as = a_row_bytes(kp), full = kp / kKStep * kKStep;
   _tile_zero(0);
   _tile_zero(1);
@@ -116,8 +116,7 @@ void tile(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* b, cons
   }
   char* const cbase = static_cast<char*>(c);
   for (size_t r0 = 0; r0 < m; r0 += kStoreRows) {
-    StageParams q = p;
-    if (q.acc_in) q.acc_in += r0 * q.acc_in_stride;
+    const TileArgs rows_t = tile_rows_from(t, r0);
     with_rows<kStoreRows>(m - r0, [&](auto rows) {
       constexpr int R = static_cast<int>(decltype(rows)::value);
       __m512i v[R][2];
@@ -125,41 +124,32 @@ void tile(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* b, cons
         v[i][0] = _mm512_load_si512(&acc[r0 + i][0]);
         v[i][1] = _mm512_load_si512(&acc[r0 + i][16]);
       }
-      zmm::store_tile<R, 2>(v, n, row_sum + r0, cbase + r0 * c_stride, c_stride, q, j0);
+      zmm::store_tile<R, 2>(v, n, row_sum + r0, cbase + r0 * c_stride, c_stride, p, rows_t, j0);
     });
   }
 }
 
-void u8s8_gemm_32x32c4__amx(size_t m, size_t n, size_t kp, const uint8_t* a, size_t, size_t, const int8_t* b,
+void u8s8_gemm_32x32c4__amx(size_t m, size_t n, size_t kp, const uint8_t* a, size_t, size_t, const void* b_panel,
                             const int32_t* row_sum, void* c, size_t c_row_stride, const StageParams* params,
-                            size_t j0) {
+                            const TileArgs* targs, size_t j0) {
+  const int8_t* b = static_cast<const int8_t*>(b_panel);
   count_path(Path::amx_tile, 1);
   if (m > 16)
-    tile<2>(m, n, kp, a, b, row_sum, c, c_row_stride, *params, j0);
+    tile<2>(m, n, kp, a, b, row_sum, c, c_row_stride, *params, *targs, j0);
   else
-    tile<1>(m, n, kp, a, b, row_sum, c, c_row_stride, *params, j0);
+    tile<1>(m, n, kp, a, b, row_sum, c, c_row_stride, *params, *targs, j0);
 }
 
 }  // namespace
 
 // A is always packed (pack_a_tile: rows of K bytes, what a tile load reads); K blocks of the
-// driver are whole 64-byte steps (k_block), so only the last block of a row has a short step.
-extern const GemmConfig kGemmConfig_amx = {
-    Isa::amx,
-    "u8s8_gemm_32x32c4__amx",
-    kMR,
-    kNR,
-    kKR,
-    u8s8_gemm_32x32c4__amx,
-    /*max_m_unpacked=*/0,
-    /*mc_for_k=*/nullptr,
-    a_tile_bytes,
-    pack_a_tile,
-    /*row_sum_only_with_zb=*/true,
-    /*k_block=*/kKStep,
-    task_begin,
-    task_end,
-};
+// driver are whole 64-byte steps (kc_unit), so only the last block of a row has a short step.
+extern constexpr GemmConfig kGemmConfig_amx =
+    GemmConfig::tile(Isa::amx, "u8s8_gemm_32x32c4__amx", kMR, kNR, kKR, u8s8_gemm_32x32c4__amx, &kWeightFormat_s8)
+        .with_kc_unit(kKStep)
+        .with_a_packer(a_tile_bytes, pack_a_tile)
+        .with_row_sums_only_with_zb()
+        .with_task_hooks(task_begin, task_end);
 
 }  // namespace detail
 }  // namespace qgemm

@@ -27,7 +27,7 @@ namespace {
 // Tile over A packed by pack_a_tile, rows [0, R) computed (R = m: rows >= m are padding).
 template <size_t R>
 void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* b, const int32_t* row_sum, void* c,
-                 size_t c_stride, const StageParams* p, size_t j0) {
+                 size_t c_stride, const StageParams* p, const TileArgs* t, size_t j0) {
   __m256i acc[kMR][kNV];
   for (size_t i = 0; i < kMR; ++i)
     for (size_t v = 0; v < kNV; ++v) acc[i][v] = _mm256_setzero_si256();
@@ -40,7 +40,7 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
   // C's rows of this tile, fetched now so that the stores at the end do not wait for them
   // (the first and the last byte of each row; nothing past the tile).
   {
-    const size_t row_bytes = n * (p->kind == StageKind::s32 || p->kind == StageKind::f32 ? 4 : 1);
+    const size_t row_bytes = n * p->out_bytes;
     for (size_t i = 0; i < m; ++i) {
       const char* r = static_cast<const char*>(c) + i * c_stride;
       _mm_prefetch(r, _MM_HINT_T0);
@@ -53,11 +53,11 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
     int32_t rc[kMR];
     std::memcpy(rc, a + 16, sizeof rc);
     __m256i cs[kNV];
-    if (p->colsum) {
-      alignas(32) int32_t t[kNR] = {};
-      std::memcpy(t, p->colsum + j0, n * sizeof(int32_t));  // past n: columns nobody stores
-      cs[0] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t));
-      cs[1] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t + 8));
+    if (t->colsum) {
+      alignas(32) int32_t sums[kNR] = {};
+      std::memcpy(sums, t->colsum + j0, n * sizeof(int32_t));  // past n: columns nobody stores
+      cs[0] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sums));
+      cs[1] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sums + 8));
     } else {
       panel_colsum(b, groups, cs);
     }
@@ -67,7 +67,7 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
         acc[i][v] = _mm256_add_epi32(acc[i][v], _mm256_add_epi32(oc, _mm256_set1_epi32(rc[i])));
     }
     count_path(Path::avx2_sign_block, blocks);
-    return ymm::store_tile<kMR, kNV>(acc, m, n, row_sum, c, c_stride, *p, j0);
+    return ymm::store_tile<kMR, kNV>(acc, m, n, row_sum, c, c_stride, *p, *t, j0);
   }
   const uint8_t* flags = a + kTileInfo;
   uint64_t fast = 0, exact = 0;
@@ -91,12 +91,12 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
   }
   count_path(Path::avx2_fast_block, fast);
   count_path(Path::avx2_exact_block, exact);
-  ymm::store_tile<kMR, kNV>(acc, m, n, row_sum, c, c_stride, *p, j0);
+  ymm::store_tile<kMR, kNV>(acc, m, n, row_sum, c, c_stride, *p, *t, j0);
 }
 
 template <size_t M>
 void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const int8_t* b, const int32_t* row_sum,
-          void* c, size_t c_stride, const StageParams* p, size_t j0) {
+          void* c, size_t c_stride, const StageParams* p, const TileArgs* t, size_t j0) {
   __m256i acc[kMR][kNV];
   for (size_t i = 0; i < kMR; ++i)
     for (size_t v = 0; v < kNV; ++v) acc[i][v] = _mm256_setzero_si256();
@@ -114,19 +114,20 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const i
   }
   count_path(Path::avx2_fast_block, fast);
   count_path(Path::avx2_exact_block, exact);
-  ymm::store_tile<kMR, kNV>(acc, M, n, row_sum, c, c_stride, *p, j0);
+  ymm::store_tile<kMR, kNV>(acc, M, n, row_sum, c, c_stride, *p, *t, j0);
 }
 
 void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride,
-                            size_t a_kgroup_stride, const int8_t* b, const int32_t* row_sum, void* c,
-                            size_t c_row_stride, const StageParams* p, size_t j0) {
+                            size_t a_kgroup_stride, const void* b_panel, const int32_t* row_sum, void* c,
+                            size_t c_row_stride, const StageParams* p, const TileArgs* t, size_t j0) {
+  const int8_t* b = static_cast<const int8_t*>(b_panel);
   if (a_row_stride == 0)
     return with_rows<kMR>(m, [&](auto rows) {
-      tile_packed<decltype(rows)::value>(m, n, kp, a, b, row_sum, c, c_row_stride, p, j0);
+      tile_packed<decltype(rows)::value>(m, n, kp, a, b, row_sum, c, c_row_stride, p, t, j0);
     });
   with_rows<kMR>(m, [&](auto rows) {
     tile<decltype(rows)::value>(n, kp, a, a_row_stride, a_kgroup_stride, b,
-                                 row_sum, c, c_row_stride, p, j0);
+                                 row_sum, c, c_row_stride, p, t, j0);
   });
 }
 
@@ -137,12 +138,14 @@ void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, siz
 // there instead of once per column panel (read in place, the per-block loops cost 0.6 of the
 // fast loop at M = 2-4 where the sign mode reaches 0.8; docs/notes/issue-18.md). A tile of m < 4
 // rows computes only its m rows. MC block: mc_for_k (sized for the int16 packed A to stay in L2); no K blocks (kc_for_l2).
-extern const GemmConfig kGemmConfig_avx2 = {
-    Isa::avx2, "u8s8_gemm_4x16c4__avx2", avx2_gemm::kMR, avx2_gemm::kNR, avx2_gemm::kKR,
-    avx2_gemm::u8s8_gemm_4x16c4__avx2, /*max_m_unpacked=*/0, avx2_gemm::mc_for_k,
-    avx2_gemm::a_tile_bytes, avx2_gemm::pack_a_tile, /*row_sum_only_with_zb=*/true,
-    /*k_block=*/avx2_gemm::kBlockGroups * avx2_gemm::kKR, /*task_begin=*/nullptr, /*task_end=*/nullptr,
-    /*resolve=*/nullptr, /*max_rows_per_call=*/0, avx2_gemm::kc_for_l2};
+extern constexpr GemmConfig kGemmConfig_avx2 =
+    GemmConfig::tile(Isa::avx2, "u8s8_gemm_4x16c4__avx2", avx2_gemm::kMR, avx2_gemm::kNR, avx2_gemm::kKR,
+                     avx2_gemm::u8s8_gemm_4x16c4__avx2, &kWeightFormat_s8)
+        .with_mc(avx2_gemm::mc_for_k)
+        .with_kc(avx2_gemm::kc_for_l2)
+        .with_kc_unit(avx2_gemm::kBlockGroups * avx2_gemm::kKR)  // the saturation check's block
+        .with_a_packer(avx2_gemm::a_tile_bytes, avx2_gemm::pack_a_tile)
+        .with_row_sums_only_with_zb();
 
 }  // namespace detail
 }  // namespace qgemm

@@ -155,7 +155,7 @@ void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, ui
 // GCC 12 keeps an array of __m512i in memory across the k loop, named ones in registers.
 template <int M>
 void tile_packed(size_t n, size_t kp, const uint8_t* a, const int8_t* b, const int32_t* row_sum, void* c,
-                 size_t c_stride, const StageParams& p, size_t j0) {
+                 size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
   const __m512i z = _mm512_setzero_si512();
   __m512i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
   __m512i c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
@@ -225,15 +225,16 @@ void tile_packed(size_t n, size_t kp, const uint8_t* a, const int8_t* b, const i
   __m512i out[M][kNV];
   for (int i = 0; i < M; ++i)
     for (int v = 0; v < kNV; ++v) out[i][v] = all[i][v];
-  zmm::store_tile<M, kNV>(out, n, row_sum, c, c_stride, p, j0);
+  zmm::store_tile<M, kNV>(out, n, row_sum, c, c_stride, p, t, j0);
 }
 
 void u8s8_gemm_8x32c4__avx512bw(size_t m, size_t n, size_t kp, const uint8_t* a,
                                 size_t /*a_row_stride: always 0*/, size_t /*a_kgroup_stride*/,
-                                const int8_t* b, const int32_t* row_sum, void* c, size_t c_row_stride,
-                                const StageParams* params, size_t j0) {
+                                const void* b_panel, const int32_t* row_sum, void* c, size_t c_row_stride,
+                                const StageParams* params, const TileArgs* targs, size_t j0) {
+  const int8_t* b = static_cast<const int8_t*>(b_panel);
   with_rows<kMR>(m, [&](auto rows) {
-    tile_packed<decltype(rows)::value>(n, kp, a, b, row_sum, c, c_row_stride, *params, j0);
+    tile_packed<decltype(rows)::value>(n, kp, a, b, row_sum, c, c_row_stride, *params, *targs, j0);
   });
 }
 
@@ -241,10 +242,13 @@ void u8s8_gemm_8x32c4__avx512bw(size_t m, size_t n, size_t kp, const uint8_t* a,
 
 // A is always packed, by pack_a_tile (max_m_unpacked = 0): the tile computes only rows [0, m),
 // so one packed row costs K bytes of copying, little next to streaming B even at M = 1.
-extern const GemmConfig kGemmConfig_avx512bw = {
-    Isa::avx512bw, "u8s8_gemm_8x32c4__avx512bw", kMR, kNR, kKR, u8s8_gemm_8x32c4__avx512bw,
-    /*max_m_unpacked=*/0, mc_for_k, a_tile_bytes, pack_a_tile,
-    /*row_sum_only_with_zb=*/true, /*k_block=*/kChunk * kKR};
+extern constexpr GemmConfig kGemmConfig_avx512bw =
+    GemmConfig::tile(Isa::avx512bw, "u8s8_gemm_8x32c4__avx512bw", kMR, kNR, kKR, u8s8_gemm_8x32c4__avx512bw,
+                     &kWeightFormat_s8)
+        .with_mc(mc_for_k)
+        .with_kc_unit(kChunk * kKR)  // the saturation check's chunk
+        .with_a_packer(a_tile_bytes, pack_a_tile)
+        .with_row_sums_only_with_zb();
 
 }  // namespace detail
 }  // namespace qgemm

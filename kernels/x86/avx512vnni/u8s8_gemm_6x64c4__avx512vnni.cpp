@@ -128,17 +128,17 @@ inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t
 template <int M>
 void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_kgroup_stride,
           const int8_t* b, const int32_t* row_sum, void* c, size_t c_stride, const StageParams& p,
-          size_t j0) {
+          const TileArgs& t, size_t j0) {
   __m512i acc[M][kNV];
   for (int i = 0; i < M; ++i)
     for (int v = 0; v < kNV; ++v) acc[i][v] = _mm512_setzero_si512();
-  prefetch_c_tile(c, c_stride, M, n, p.kind);
+  prefetch_c_tile(c, c_stride, M, n, p.out_bytes);
   // The last row tile of a panel fetches the next panel's B block as it goes (one k-group of it
   // per k-group): at small M the weights then keep streaming from memory while this tile
   // computes (Ice Lake, 8x4096x11008: 0.89-0.98x oneDNN without, 0.98-1.12x with; into L1,
   // not L2: the L2 hint measured 0.89-0.92x).
-  k_loop<M>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, reinterpret_cast<const char*>(p.b_next), p.b_stream);
-  zmm::store_tile<M, kNV>(acc, n, row_sum, c, c_stride, p, j0);
+  k_loop<M>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, static_cast<const char*>(t.b_next), t.b_stream);
+  zmm::store_tile<M, kNV>(acc, n, row_sum, c, c_stride, p, t, j0);
 }
 
 // Rows [0, M0) and [M0, M0 + M1) of one call (MR < m <= 2 MR, A in place) as two row tiles over
@@ -148,40 +148,41 @@ constexpr size_t kChunk = 64;
 
 template <int M0, int M1>
 void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, const int8_t* b, const int32_t* row_sum,
-               void* c, size_t c_stride, const StageParams& p, size_t j0) {
+               void* c, size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
   __m512i acc0[M0][kNV], acc1[M1][kNV];
   for (int v = 0; v < kNV; ++v) {
     for (int i = 0; i < M0; ++i) acc0[i][v] = _mm512_setzero_si512();
     for (int i = 0; i < M1; ++i) acc1[i][v] = _mm512_setzero_si512();
   }
-  prefetch_c_tile(c, c_stride, M0 + M1, n, p.kind);
+  prefetch_c_tile(c, c_stride, M0 + M1, n, p.out_bytes);
   pair_over_k_chunks(acc0, acc1, kp / kKR, kChunk, kNR * kKR, kKR, a, a + M0 * a_row_stride, b,
-                     reinterpret_cast<const char*>(p.b_next),
+                     static_cast<const char*>(t.b_next),
                      [&](auto& acc, size_t groups, const uint8_t* at, const int8_t* bt, const char* pf) {
                        k_loop(acc, groups, at, a_row_stride, kKR, bt, pf);
                      });
-  zmm::store_tile<M0, kNV>(acc0, n, row_sum, c, c_stride, p, j0);
-  StageParams p1 = p;
-  if (p.acc_in) p1.acc_in = p.acc_in + M0 * p.acc_in_stride;
-  zmm::store_tile<M1, kNV>(acc1, n, row_sum + M0, static_cast<char*>(c) + M0 * c_stride, c_stride, p1, j0);
+  zmm::store_tile<M0, kNV>(acc0, n, row_sum, c, c_stride, p, t, j0);
+  zmm::store_tile<M1, kNV>(acc1, n, row_sum + M0, static_cast<char*>(c) + M0 * c_stride, c_stride, p,
+                           tile_rows_from(t, M0), j0);
 }
 
 void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* a,
-                                  size_t a_row_stride, size_t a_kgroup_stride, const int8_t* b,
+                                  size_t a_row_stride, size_t a_kgroup_stride, const void* b_panel,
                                   const int32_t* row_sum, void* c, size_t c_row_stride,
-                                  const StageParams* params, size_t j0) {
+                                  const StageParams* params, const TileArgs* targs, size_t j0) {
+  const int8_t* b = static_cast<const int8_t*>(b_panel);
+  const TileArgs& t = *targs;
   // A packed panel steps MR*KR bytes per k-group, A in place KR.
   count_path(a_kgroup_stride == kKR ? Path::avx512vnni_a_in_place : Path::avx512vnni_a_packed, 1);
   const StageParams& p = *params;
   if (m > kMR) {  // two row tiles in one call (GemmConfig::max_rows_per_call; A in place)
     count_path(Path::avx512vnni_tile_pair, 1);
     return with_pair_rows(m, [&](auto m0, auto m1) {
-      tile_pair<decltype(m0)::value, decltype(m1)::value>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, p, j0);
+      tile_pair<decltype(m0)::value, decltype(m1)::value>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, p, t, j0);
     });
   }
   with_rows<kMR>(m, [&](auto rows) {
     tile<decltype(rows)::value>(n, kp, a, a_row_stride, a_kgroup_stride, b,
-                                 row_sum, c, c_row_stride, p, j0);
+                                 row_sum, c, c_row_stride, p, t, j0);
   });
 }
 
@@ -191,11 +192,14 @@ void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* 
 // pass is skipped, and the tile's six 4-byte broadcasts per K group read six row streams,
 // which the hardware prefetchers follow. Measured faster than packed A at M >= 128 on Ice Lake
 // and no slower below (docs/notes/issue-16.md).
-extern const GemmConfig kGemmConfig_avx512vnni = {
-    Isa::avx512vnni, "u8s8_gemm_6x64c4__avx512vnni", kMR, kNR, kKR, u8s8_gemm_6x64c4__avx512vnni,
-    /*max_m_unpacked=*/UINT32_MAX, mc_for_k, nullptr, nullptr, /*row_sum_only_with_zb=*/true,
-    /*k_block=*/kChunk * kKR,  // the paired tiles' K chunk, so that the tests cross its edges
-    nullptr, nullptr, nullptr, /*max_rows_per_call=*/2 * kMR};
+extern constexpr GemmConfig kGemmConfig_avx512vnni =
+    GemmConfig::tile(Isa::avx512vnni, "u8s8_gemm_6x64c4__avx512vnni", kMR, kNR, kKR, u8s8_gemm_6x64c4__avx512vnni,
+                     &kWeightFormat_s8)
+        .with_a_in_place(UINT32_MAX)
+        .with_rows_per_call(2 * kMR)
+        .with_mc(mc_for_k)
+        .with_kc_unit(kChunk * kKR)  // the paired tiles' K chunk, so that the tests cross its edges
+        .with_row_sums_only_with_zb();
 
 }  // namespace detail
 }  // namespace qgemm

@@ -81,22 +81,22 @@ inline __attribute__((always_inline)) void k_loop(__m256i (&acc)[M][kNV], size_t
 // Stores rows [0, M) of acc (the ymm store code takes a full MR-row array and a row count).
 template <int M>
 inline void store_rows(const __m256i (&acc)[M][kNV], size_t n, const int32_t* row_sum, void* c, size_t c_stride,
-                       const StageParams& p, size_t j0) {
+                       const StageParams& p, const TileArgs& t, size_t j0) {
   __m256i full[kMR][kNV];
   for (int i = 0; i < M; ++i)
     for (size_t v = 0; v < kNV; ++v) full[i][v] = acc[i][v];
-  ymm::store_tile<kMR, kNV>(full, M, n, row_sum, c, c_stride, p, j0);
+  ymm::store_tile<kMR, kNV>(full, M, n, row_sum, c, c_stride, p, t, j0);
 }
 
 template <int M>
 void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const int8_t* b, const int32_t* row_sum,
-          void* c, size_t c_stride, const StageParams& p, size_t j0) {
+          void* c, size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
   __m256i acc[M][kNV];
   for (int i = 0; i < M; ++i)
     for (size_t v = 0; v < kNV; ++v) acc[i][v] = _mm256_setzero_si256();
-  prefetch_c_tile(c, c_stride, M, n, p.kind);  // tile_blocking.hpp
-  k_loop<M>(acc, kp / kKR, a, ars, aks, b, reinterpret_cast<const char*>(p.b_next), p.b_stream);
-  store_rows<M>(acc, n, row_sum, c, c_stride, p, j0);
+  prefetch_c_tile(c, c_stride, M, n, p.out_bytes);  // tile_blocking.hpp
+  k_loop<M>(acc, kp / kKR, a, ars, aks, b, static_cast<const char*>(t.b_next), t.b_stream);
+  store_rows<M>(acc, n, row_sum, c, c_stride, p, t, j0);
 }
 
 // 7-12 rows in one call as two row tiles over chunks of kChunk K groups (16 KiB of B), as the
@@ -106,47 +106,49 @@ constexpr size_t kChunk = 256;
 
 template <int M0, int M1>
 void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t ars, const int8_t* b, const int32_t* row_sum, void* c,
-               size_t c_stride, const StageParams& p, size_t j0) {
+               size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
   __m256i acc0[M0][kNV], acc1[M1][kNV];
   for (size_t v = 0; v < kNV; ++v) {
     for (int i = 0; i < M0; ++i) acc0[i][v] = _mm256_setzero_si256();
     for (int i = 0; i < M1; ++i) acc1[i][v] = _mm256_setzero_si256();
   }
-  prefetch_c_tile(c, c_stride, M0 + M1, n, p.kind);
+  prefetch_c_tile(c, c_stride, M0 + M1, n, p.out_bytes);
   pair_over_k_chunks(acc0, acc1, kp / kKR, kChunk, kNR * kKR, kKR, a, a + M0 * ars, b,
-                     reinterpret_cast<const char*>(p.b_next),
+                     static_cast<const char*>(t.b_next),
                      [&](auto& acc, size_t groups, const uint8_t* at, const int8_t* bt, const char* pf) {
                        k_loop(acc, groups, at, ars, kKR, bt, pf);
                      });
-  store_rows<M0>(acc0, n, row_sum, c, c_stride, p, j0);
-  StageParams p1 = p;
-  if (p.acc_in) p1.acc_in = p.acc_in + M0 * p.acc_in_stride;
-  store_rows<M1>(acc1, n, row_sum + M0, static_cast<char*>(c) + M0 * c_stride, c_stride, p1, j0);
+  store_rows<M0>(acc0, n, row_sum, c, c_stride, p, t, j0);
+  store_rows<M1>(acc1, n, row_sum + M0, static_cast<char*>(c) + M0 * c_stride, c_stride, p, tile_rows_from(t, M0), j0);
 }
 
 void u8s8_gemm_6x16c4__avxvnni(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride,
-                               size_t a_kgroup_stride, const int8_t* b, const int32_t* row_sum, void* c,
-                               size_t c_row_stride, const StageParams* p, size_t j0) {
+                               size_t a_kgroup_stride, const void* b_panel, const int32_t* row_sum, void* c,
+                               size_t c_row_stride, const StageParams* p, const TileArgs* t, size_t j0) {
+  const int8_t* b = static_cast<const int8_t*>(b_panel);
   if (m > kMR) {  // two row tiles in one call (GemmConfig::max_rows_per_call; A in place)
     count_path(Path::avxvnni_tile_pair, 1);
     return with_pair_rows(m, [&](auto m0, auto m1) {
-      tile_pair<decltype(m0)::value, decltype(m1)::value>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, j0);
+      tile_pair<decltype(m0)::value, decltype(m1)::value>(n, kp, a, a_row_stride, b, row_sum, c, c_row_stride, *p, *t, j0);
     });
   }
   with_rows<kMR>(m, [&](auto rows) {
     tile<static_cast<int>(decltype(rows)::value)>(n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, c,
-                                                  c_row_stride, *p, j0);
+                                                  c_row_stride, *p, *t, j0);
   });
 }
 
 }  // namespace
 
 // A is read in place at every M when K % 4 == 0 (row sums from the driver), as for AVX-512 VNNI.
-extern const GemmConfig kGemmConfig_avxvnni = {
-    Isa::avxvnni, "u8s8_gemm_6x16c4__avxvnni", kMR, kNR, kKR, u8s8_gemm_6x16c4__avxvnni,
-    /*max_m_unpacked=*/UINT32_MAX, mc_for_k, nullptr, nullptr, /*row_sum_only_with_zb=*/true,
-    /*k_block=*/kChunk * kKR,  // the paired tiles' K chunk, so that the tests cross its edges
-    nullptr, nullptr, nullptr, /*max_rows_per_call=*/2 * kMR};
+extern constexpr GemmConfig kGemmConfig_avxvnni =
+    GemmConfig::tile(Isa::avxvnni, "u8s8_gemm_6x16c4__avxvnni", kMR, kNR, kKR, u8s8_gemm_6x16c4__avxvnni,
+                     &kWeightFormat_s8)
+        .with_a_in_place(UINT32_MAX)
+        .with_rows_per_call(2 * kMR)
+        .with_mc(mc_for_k)
+        .with_kc_unit(kChunk * kKR)  // the paired tiles' K chunk, so that the tests cross its edges
+        .with_row_sums_only_with_zb();
 
 }  // namespace detail
 }  // namespace qgemm
