@@ -26,6 +26,8 @@ using QuantizeS8Fn = void (*)(const float* x, size_t n, float inv, int32_t zp, i
 // *mn = min(*mn, min of x), *mx likewise, NaN elements ignored.
 using MinMaxFn = void (*)(const float* x, size_t n, float* mn, float* mx);
 
+// One ISA's table, `kQuantKernels_<isa>` in its kernel folder (the build registers every folder
+// that holds w8_* kernels). A null entry is taken from the table below it in priority.
 struct QuantKernels {
   W8LinearFn linear;
   W8Linear2Fn linear2;  // null: rows one at a time
@@ -51,12 +53,7 @@ void quantize_u8__xsimd(const float* x, size_t n, float inv, int32_t zp, uint8_t
 void quantize_s8__xsimd(const float* x, size_t n, float inv, int32_t zp, int8_t* q);
 void min_max__xsimd(const float* x, size_t n, float* mn, float* mx);
 
-// The ISA tables, each defined by its ISA's kernels where they are built
-// (src/quant/quant_dispatch.cpp refers to one only under its QGEMM_BUILT_W8_<ISA>).
-extern const QuantKernels kQuantKernelsAvx2;
-extern const QuantKernels kQuantKernelsNeon;
-extern const QuantKernels kQuantKernelsAvx512;
-// The AVX2 quantize and min/max kernels, in the AVX2 table and the AVX-512 one.
+// The AVX2 quantize and min/max kernels (kernels/x86/avx2/quantize_f32__avx2.cpp).
 void quantize_u8__avx2(const float* x, size_t n, float inv, int32_t zp, uint8_t* q);
 void quantize_s8__avx2(const float* x, size_t n, float inv, int32_t zp, int8_t* q);
 void min_max__avx2(const float* x, size_t n, float* mn, float* mx);
@@ -68,13 +65,13 @@ using W8LinearBf16Fn = void (*)(size_t K, size_t N, const uint16_t* x, const int
                                 const float* scale, const float* bias, float* y);
 using W8LinearBf16x2Fn = void (*)(size_t K, size_t N, const uint16_t* x0, const uint16_t* x1, const int8_t* w,
                                   size_t ldw, const float* scale, const float* bias, float* y0, float* y1);
+// An extension's table (QGEMM_ISA_EXT in the ISA registry), `kW8Bf16Kernels_<ext>`.
 struct W8Bf16Kernels {
   W8LinearBf16Fn linear;
   W8LinearBf16x2Fn linear2;
   const char* name;  // weight_only_kernel_name() for M = 1, M >= 2
   const char* name2;
 };
-extern const W8Bf16Kernels kW8Bf16KernelsAvx512bf16;
 
 }  // namespace detail
 }  // namespace qgemm

@@ -28,17 +28,6 @@ namespace {
 #include "qgemm/isa_list.def"
 #undef QGEMM_ISA
 
-int priority(Isa isa) {
-  switch (isa) {
-#define QGEMM_ISA(name, value, arch, prio, ...) \
-  case Isa::name:                                 \
-    return prio;
-#include "qgemm/isa_list.def"
-#undef QGEMM_ISA
-  }
-  return -1;
-}
-
 const GemmConfig* built_config(Isa isa) {
   switch (isa) {
 #define QGEMM_BUILT_ISA(name) \
@@ -111,7 +100,7 @@ const Table& table() {
     }
     for (int i = 0; i < kIsaCount; ++i) {
       const Isa isa = static_cast<Isa>(i);
-      if (t.gemm[i] && priority(isa) > priority(t.best)) t.best = isa;
+      if (t.gemm[i] && isa_priority(isa) > isa_priority(t.best)) t.best = isa;
     }
     return t;
   }();
@@ -143,6 +132,17 @@ void init_from_env() {
 thread_local const char* g_last_kernel = "";
 
 }  // namespace
+
+int isa_priority(Isa isa) noexcept {
+  switch (isa) {
+#define QGEMM_ISA(name, value, arch, prio, ...) \
+  case Isa::name:                                 \
+    return prio;
+#include "qgemm/isa_list.def"
+#undef QGEMM_ISA
+  }
+  return -1;
+}
 
 Status active_gemm_config(const GemmConfig** out) noexcept {
   init_from_env();

@@ -13,6 +13,8 @@ namespace detail {
 Status active_gemm_config(const GemmConfig** out) noexcept;
 // The config of a given ISA, nullptr if it is not available.
 const GemmConfig* gemm_config(Isa isa) noexcept;
+// The ISA's dispatch priority in the registry (higher wins); -1 for a value that is no Isa.
+int isa_priority(Isa isa) noexcept;
 // Records the kernel name for last_kernel_name().
 void set_last_kernel(const char* name) noexcept;
 

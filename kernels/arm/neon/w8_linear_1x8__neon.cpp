@@ -202,7 +202,7 @@ void f16_to_f32__neon(const uint16_t* src, size_t n, float* dst) {
 }  // namespace
 
 // quantize / min_max: the baseline xsimd loops, which on AArch64 already are NEON code.
-extern const QuantKernels kQuantKernelsNeon = {
+extern const QuantKernels kQuantKernels_neon = {
     w8_linear_1x8__neon, w8_linear_2x4__neon, bf16_to_f32__neon, f16_to_f32__neon, quantize_u8__xsimd,
     quantize_s8__xsimd, min_max__xsimd, "w8a32_linear_1x8__neon", "w8a16bf16_linear_1x8__neon",
     "w8a16f16_linear_1x8__neon", "w8a32_linear_2x4__neon", "w8a16bf16_linear_2x4__neon",

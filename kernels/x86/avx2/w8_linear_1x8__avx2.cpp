@@ -144,7 +144,7 @@ void f16_to_f32__avx2(const uint16_t* src, size_t n, float* dst) {
 
 }  // namespace
 
-extern const QuantKernels kQuantKernelsAvx2 = {
+extern const QuantKernels kQuantKernels_avx2 = {
     w8_linear_1x8__avx2, w8_linear_2x4__avx2, bf16_to_f32__avx2, f16_to_f32__avx2, quantize_u8__avx2,
     quantize_s8__avx2, min_max__avx2, "w8a32_linear_1x8__avx2", "w8a16bf16_linear_1x8__avx2",
     "w8a16f16_linear_1x8__avx2", "w8a32_linear_2x4__avx2", "w8a16bf16_linear_2x4__avx2",

@@ -111,9 +111,9 @@ void w8_linear_2x8__avx512bf16(size_t K, size_t N, const uint16_t* x0, const uin
 
 }  // namespace
 
-extern const W8Bf16Kernels kW8Bf16KernelsAvx512bf16 = {w8_linear_1x16__avx512bf16, w8_linear_2x8__avx512bf16,
-                                                       "w8a16bf16_linear_1x16__avx512bf16",
-                                                       "w8a16bf16_linear_2x8__avx512bf16"};
+extern const W8Bf16Kernels kW8Bf16Kernels_avx512bf16 = {w8_linear_1x16__avx512bf16, w8_linear_2x8__avx512bf16,
+                                                        "w8a16bf16_linear_1x16__avx512bf16",
+                                                        "w8a16bf16_linear_2x8__avx512bf16"};
 
 }  // namespace detail
 }  // namespace qgemm

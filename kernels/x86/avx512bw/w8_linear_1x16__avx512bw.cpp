@@ -120,11 +120,11 @@ void f16_to_f32__avx512bw(const uint16_t* src, size_t n, float* dst) {
   }
 }
 
-// Quantize and min/max: the AVX2 kernels (no zmm versions yet; every AVX-512 CPU runs them).
-// The build defines QGEMM_BUILT_W8_AVX512 only where kernels/x86/avx2 is built too.
-extern const QuantKernels kQuantKernelsAvx512 = {
+// Quantize and min/max: none of its own (null), so the table below this one supplies them
+// (the AVX2 kernels where built; src/quant/quant_dispatch.cpp).
+extern const QuantKernels kQuantKernels_avx512bw = {
     w8_linear_1x16__avx512bw, w8_linear_2x8__avx512bw, bf16_to_f32__avx512bw, f16_to_f32__avx512bw,
-    quantize_u8__avx2, quantize_s8__avx2, min_max__avx2, "w8a32_linear_1x16__avx512bw",
+    nullptr, nullptr, nullptr, "w8a32_linear_1x16__avx512bw",
     "w8a16bf16_linear_1x16__avx512bw", "w8a16f16_linear_1x16__avx512bw", "w8a32_linear_2x8__avx512bw",
     "w8a16bf16_linear_2x8__avx512bw", "w8a16f16_linear_2x8__avx512bw"};
 
