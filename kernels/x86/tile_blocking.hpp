@@ -1,6 +1,7 @@
 // Cache decisions shared by the x86 VNNI kernels (AVX-512 VNNI, AVX-VNNI): the MC rule, the
-// prefetch of a tile's C lines, and the K-chunk order of two row tiles in one call. Plain integer code and _mm_prefetch; internal linkage, since
-// each ISA's object compiles its own copy with its own flags (test odr_isa_objects).
+// prefetch of a tile's C lines, and the K-chunk order of two row tiles in one call. Plain integer
+// code and _mm_prefetch; internal linkage, since each ISA's object compiles its own copy with its
+// own flags (test odr_isa_objects).
 #pragma once
 
 #include <cstddef>
@@ -24,9 +25,9 @@ inline size_t mc_rows_for_l2(size_t kp, size_t l2_bytes, size_t mr, size_t nr) {
 }
 
 // Fetches the lines of C that a tile of `rows` rows will store, before its K loop: where C (with
-// A and B) exceeds L2, the stores at the end of the tile otherwise wait for each line (Ice Lake,
-// 512x768x768: 0.71-0.73x oneDNN without, 0.88-0.95x with; docs/notes/issue-16.md). Only bytes
-// of the tile's own rows are touched; a prefetch never faults.
+// A and B) exceeds L2, the stores at the end of the tile otherwise wait for each line
+// (docs/kernel-notes.md#avx512vnni-avxvnni). Only bytes of the tile's own rows are touched; a
+// prefetch never faults.
 inline void prefetch_c_tile(const void* c, size_t c_stride, int rows, size_t n, size_t out_bytes) {
   const size_t row_bytes = n * out_bytes;
   for (int i = 0; i < rows; ++i) {

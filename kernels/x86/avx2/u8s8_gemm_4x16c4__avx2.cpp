@@ -135,9 +135,9 @@ void u8s8_gemm_4x16c4__avx2(size_t m, size_t n, size_t kp, const uint8_t* a, siz
 }  // namespace avx2_gemm
 
 // A is always packed by pack_a_tile, also at M <= 4: the sign mode prepares A once per MC block
-// there instead of once per column panel (read in place, the per-block loops cost 0.6 of the
-// fast loop at M = 2-4 where the sign mode reaches 0.8; docs/notes/issue-18.md). A tile of m < 4
-// rows computes only its m rows. MC block: mc_for_k (sized for the int16 packed A to stay in L2); no K blocks (kc_for_l2).
+// there instead of once per column panel, which read in place measured slower
+// (docs/kernel-notes.md#avx2). A tile of m < 4 rows computes only its m rows. MC: mc_for_k
+// (sized for the int16 packed A to stay in L2); no K blocks (kc_for_l2).
 extern constexpr GemmConfig kGemmConfig_avx2 =
     GemmConfig::tile(Isa::avx2, "u8s8_gemm_4x16c4__avx2", avx2_gemm::kMR, avx2_gemm::kNR, avx2_gemm::kKR,
                      avx2_gemm::u8s8_gemm_4x16c4__avx2, &kWeightFormat_s8)

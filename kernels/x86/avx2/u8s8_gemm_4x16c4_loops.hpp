@@ -175,7 +175,7 @@ template <size_t RowBytes, size_t GroupBytes, bool Prefetch>
 QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t count, __m256i* pc, size_t pfd) {
   // Two groups per iteration (an odd count runs one group first): the loop's pointer updates and
   // branch then cost half as much of the front end, which the 18 vector operations per group
-  // nearly fill (docs/notes/issue-18.md).
+  // nearly fill (docs/kernel-notes.md#avx2).
   __asm__ volatile(
       "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"
       "vpxor %%xmm1, %%xmm1, %%xmm1\n\t"

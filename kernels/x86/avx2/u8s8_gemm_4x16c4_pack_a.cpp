@@ -123,10 +123,9 @@ size_t mc_for_k(size_t kp, size_t l2_bytes) {
   return size_max(kMR, size_min(rows, 1024));
 }
 
-// No K blocks: on Zen 1 (512 KiB L2, where the default KC splits K = 11008 in two) they made
-// every M slower, 1.25x at M = 8-128 and 1.4-2.4x at M = 1, bit-identical; this loop runs at
-// about 37 GOPS there and B streams from L3 and memory fast enough for it unblocked
-// (docs/notes/issue-16.md, "Fourth session"). MC stays sized by mc_for_k for the whole K.
+// No K blocks: on a 512 KiB L2 (Zen 1, where the default KC splits K = 11008 in two) they made
+// every M slower, and B streams from L3 and memory fast enough for this loop unblocked
+// (docs/kernel-notes.md#avx2). MC stays sized by mc_for_k for the whole K.
 size_t kc_for_l2(size_t) { return SIZE_MAX; }
 
 void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, uint8_t* dst) {
@@ -154,7 +153,7 @@ void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, ui
     exact_blocks += exact;
   }
   // Sign mode when at least half of the blocks need an exact loop: it runs every block, the
-  // 7-bit ones at its speed instead of the fast loop's (figures in docs/notes/issue-18.md).
+  // 7-bit ones at its speed instead of the fast loop's (docs/kernel-notes.md#avx2).
   dst[0] = 0;
   if (exact_blocks != 0 && 2 * exact_blocks >= blocks) {
     const int o = sign_offset(m, k, a, lda);

@@ -17,9 +17,8 @@ namespace detail {
 
 namespace {
 
-// Tile 6x64, for a core that issues two 512-bit vpdpbusd per cycle (AMD Zen 5; also Intel Ice
-// Lake / Sapphire Rapids servers); on Zen 5 the kernel alone runs at 93-96% of the probed peak
-// with K = 768 and data in L2 (docs/notes/issue-16.md):
+// Tile 6x64, for a core that issues two 512-bit vpdpbusd per cycle (tuned on AMD Zen 5; also
+// Intel Ice Lake / Sapphire Rapids servers; measured in docs/kernel-notes.md#avx512vnni-avxvnni):
 //   registers: 24 accumulators + 4 B vectors + 1-2 A broadcasts = 29-30 of 32 zmm.
 //   per k-group of 4: 4 B loads (64 B each), 6 vpbroadcastd of 4 A bytes, 24 vpdpbusd, about
 //   3 loop instructions: 12 cycles of vpdpbusd at 2/cycle against 10 loads (<= 2/cycle on
@@ -30,14 +29,12 @@ namespace {
 //   acc) 16 loads and 14 broadcasts per 28. 6x64 has the fewest loads (0.42) and broadcasts
 //   (0.25) per vpdpbusd of the shapes that fit, and wide rows suit the small-M path (M = 1:
 //   one broadcast feeds 4 vpdpbusd).
-//   Expected: ~95% of peak in the loop for large K; the fused output stage costs about 2-6
-//   instructions per accumulator (s32) to ~30 (fixed point) once per tile, e.g. ~1.5% of
-//   the tile time at K = 4096 but ~20% at K = 256 for u8 output.
+//   The fused output stage costs about 2-6 instructions per accumulator (s32) to ~30 (fixed
+//   point) once per tile: little at large K, a fifth of the tile at K = 256 for u8 output.
 constexpr size_t kMR = 6, kNR = 64, kKR = 4;
 constexpr int kNV = static_cast<int>(kNR / 16);
 
-// MC: an MC x kp block of A with its B panel in 3/4 of L2 (tile_blocking.hpp). Sized for Zen 5's
-// 1 MiB L2.
+// MC: an MC x kp block of A with its B panel in 3/4 of L2 (tile_blocking.hpp); tuned on Zen 5.
 size_t mc_for_k(size_t kp, size_t l2_bytes) { return mc_rows_for_l2(kp, l2_bytes, kMR, kNR); }
 
 inline __m512i broadcast4(const uint8_t* p) {
@@ -47,8 +44,8 @@ inline __m512i broadcast4(const uint8_t* p) {
 }
 
 // How far ahead the first row tile of a panel fetches its own B when B comes from L3 or memory
-// (StageParams::b_stream): 32 K groups. Zen 5, 128x4096x4096 with the kernel alone: 1.03x;
-// into L1 or for every tile it cost up to 4% at K = 768 (docs/notes/issue-16.md).
+// (TileArgs::b_stream): 32 K groups, into L2 and for that tile only (into L1, or in every tile,
+// it cost time: docs/kernel-notes.md#avx512vnni-avxvnni).
 constexpr size_t kStreamAhead = 8192;
 
 // The K loop over `groups` K groups of rows [0, M) of A into acc, which it reads first and writes
@@ -108,9 +105,8 @@ inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t
   };
 #undef QGEMM_ROW
   // Four K groups per iteration for M >= 2: the loop's own instructions and the prefetch tests
-  // then cost a quarter (Zen 5, kernel alone, alternating: 2 rows 1.57x, 4 rows 0.99-1.03x, 6 rows
-  // and 128 in 6-row tiles 1.01-1.02x); M = 1 is bound by its B loads (unrolled: 0.95-0.97x). The
-  // same unroll in the AVX-VNNI kernel gave 2 rows 1.09x, 4 rows 0.97x, so it is not there.
+  // then cost a quarter; M = 1 is bound by its B loads and gains nothing from it, nor does the
+  // AVX-VNNI kernel (docs/kernel-notes.md#avx512vnni-avxvnni).
   if constexpr (M == 1) {
     for (size_t g = 0; g < groups; ++g) k_group();
   } else {
@@ -135,15 +131,14 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_k
   prefetch_c_tile(c, c_stride, M, n, p.out_bytes);
   // The last row tile of a panel fetches the next panel's B block as it goes (one k-group of it
   // per k-group): at small M the weights then keep streaming from memory while this tile
-  // computes (Ice Lake, 8x4096x11008: 0.89-0.98x oneDNN without, 0.98-1.12x with; into L1,
-  // not L2: the L2 hint measured 0.89-0.92x).
+  // computes. Into L1: the L2 hint was slower (docs/kernel-notes.md#avx512vnni-avxvnni).
   k_loop<M>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, static_cast<const char*>(t.b_next), t.b_stream);
   zmm::store_tile<M, kNV>(acc, n, row_sum, c, c_stride, p, t, j0);
 }
 
 // Rows [0, M0) and [M0, M0 + M1) of one call (MR < m <= 2 MR, A in place) as two row tiles over
-// chunks of kChunk K groups (16 KiB of B; tile_blocking.hpp): at M = 8 on Zen 5 the second 4-row
-// tile's own pass over the panel stopped the stream from memory (docs/notes/issue-16.md).
+// chunks of kChunk K groups (16 KiB of B; tile_blocking.hpp): a second tile's own pass over the
+// panel stopped the stream from memory at M = 8 (docs/kernel-notes.md#avx512vnni-avxvnni).
 constexpr size_t kChunk = 64;
 
 template <int M0, int M1>
@@ -190,8 +185,8 @@ void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* 
 
 // A is read in place at every M when K % 4 == 0 (row sums computed by the driver): the packing
 // pass is skipped, and the tile's six 4-byte broadcasts per K group read six row streams,
-// which the hardware prefetchers follow. Measured faster than packed A at M >= 128 on Ice Lake
-// and no slower below (docs/notes/issue-16.md).
+// which the hardware prefetchers follow; it measured faster than packed A at M >= 128 and no
+// slower below (docs/kernel-notes.md#avx512vnni-avxvnni).
 extern constexpr GemmConfig kGemmConfig_avx512vnni =
     GemmConfig::tile(Isa::avx512vnni, "u8s8_gemm_6x64c4__avx512vnni", kMR, kNR, kKR, u8s8_gemm_6x64c4__avx512vnni,
                      &kWeightFormat_s8)

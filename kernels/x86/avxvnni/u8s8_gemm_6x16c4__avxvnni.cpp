@@ -15,8 +15,8 @@ namespace detail {
 namespace {
 
 // 6x16: 12 accumulators + 2 B vectors + 1 A broadcast = 15 of the 16 ymm registers; per K group
-// 2 B loads and 6 broadcasts feed 12 vpdpbusd (6 cycles at two per cycle on Zen 5, whose probed
-// ymm peak is two per cycle; 1.3 loads per cycle). 12 independent chains cover the latency.
+// 2 B loads and 6 broadcasts feed 12 vpdpbusd (6 cycles at two per cycle, tuned on Zen 5;
+// 1.3 loads per cycle). 12 independent chains cover the latency.
 constexpr size_t kMR = 6, kNR = 16, kKR = 4, kNV = kNR / 8;
 
 // MC: an MC x kp block of A with its B panel in 3/4 of L2 (tile_blocking.hpp), as for AVX-512 VNNI.
@@ -29,12 +29,12 @@ inline __attribute__((always_inline)) __m256i broadcast4(const uint8_t* p) {
 }
 
 // How far ahead the first row tile of a panel fetches its own B when B comes from L3 or memory
-// (StageParams::b_stream): 128 K groups, 8 KiB, as in the AVX-512 VNNI kernel.
+// (TileArgs::b_stream): 128 K groups, 8 KiB, as in the AVX-512 VNNI kernel.
 constexpr size_t kStreamAhead = 8192;
 
 // The K loop over `groups` K groups of rows [0, M) into acc, which it reads first and writes last.
 // Inside, named accumulators, not an array: GCC 12 kept an array of __m256i in memory across the
-// loop (a store and register moves per vpdpbusd: 0.62x oneDNN at 128x768x768 on Zen 5).
+// loop, a store and register moves per vpdpbusd (docs/kernel-notes.md#avx512vnni-avxvnni).
 template <int M>
 inline __attribute__((always_inline)) void k_loop(__m256i (&acc)[M][kNV], size_t groups, const uint8_t* a,
                                                   size_t ars, size_t aks, const int8_t* b, const char* pf,
@@ -100,8 +100,8 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const i
 }
 
 // 7-12 rows in one call as two row tiles over chunks of kChunk K groups (16 KiB of B), as the
-// AVX-512 VNNI kernel does (tile_blocking.hpp); the longer chunk keeps the accumulator swaps at
-// about 1% of a 4-row half's work.
+// AVX-512 VNNI kernel does (tile_blocking.hpp); the longer chunk keeps the accumulator swaps a
+// small part of a 4-row half's work (one swap per 256 K groups).
 constexpr size_t kChunk = 256;
 
 template <int M0, int M1>
