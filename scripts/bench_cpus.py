@@ -50,12 +50,12 @@ class ResultError(Exception):
 # ---------------------------------------------------------------------------------------------
 # Checking a result file: every key present, every value of its type.
 
-NUM = "number"
-NUM_OR_NULL = "number or null"
-INT = "integer"
-INT_OR_NULL = "integer or null"
-STR = "string"
-STR_OR_NULL = "string or null"
+NUM = "a number"
+NUM_OR_NULL = "a number or null"
+INT = "an integer"
+INT_OR_NULL = "an integer or null"
+STR = "a string"
+STR_OR_NULL = "a string or null"
 BOOL = "true or false"
 
 
@@ -94,7 +94,7 @@ def validate(data, where):
         if not isinstance(obj, dict) or key not in obj:
             fail(path + key, "missing")
         if not _is(obj[key], kind):
-            fail(path + key, f"must be a {kind}" + (" above 0" if kind in (NUM, NUM_OR_NULL) else "") +
+            fail(path + key, f"must be {kind}" + (" above 0" if kind in (NUM, NUM_OR_NULL) else "") +
                  f", is {json.dumps(obj[key])}")
         return obj[key]
 
@@ -497,7 +497,9 @@ def page(results, results_rel, plot_name):
     for _, d in results:
         for isa in sorted(d["reference"], key=lambda i: (i != d["best_isa"], i)):
             r = d["reference"][isa]
-            cells = [codename(d["cpu"]), isa, f"`{r['onednn_max_cpu_isa']}`" if r["onednn_max_cpu_isa"] else "—"]
+            has_onednn = any(g["onednn"] is not None for g in r["gops"].values())
+            limit = f"`{r['onednn_max_cpu_isa']}`" if r["onednn_max_cpu_isa"] else "none" if has_onednn else "—"
+            cells = [codename(d["cpu"]), isa, limit]
             for s in REF_SHAPES:
                 g = r["gops"][s]
                 rr = ratio(g["qgemm"], g["onednn"])
@@ -538,7 +540,7 @@ def readme_block(results, page_link):
              "One thread, s32 output, each CPU's best ISA against oneDNN held to the same instructions: "
              f"qgemm GOPS / oneDNN GOPS (above 1: qgemm faster). GOPS, peaks, sources, plot: [{page_link}]({page_link}).",
              ""]
-    shapes = ["1x768x768", "128x768x768", "1x4096x4096", "8x4096x4096", "128x4096x4096"]
+    shapes = REF_SHAPES
     head = ["CPU", "ISA"] + shapes + ["% of peak at 128x4096x4096", "figures"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, d in results[:README_MAX_ROWS]:
@@ -569,6 +571,8 @@ def plot_script(results, png):
     """gnuplot: ratio and percent of peak per reference shape, one line per CPU; data inline."""
     rows = []
     for _, d in results:
+        if all(v is None for g in d["reference"][d["best_isa"]]["gops"].values() for v in g.values()):
+            continue  # nothing to draw (the page's tables say so)
         isa = d["best_isa"]
         peak = d["peak_gops"].get(isa)
         g = d["reference"][isa]["gops"]
@@ -579,6 +583,8 @@ def plot_script(results, png):
     def block(name, idx):
         out = [f"${name} << EOD"]
         for i, s in enumerate(REF_SHAPES):
+            if i and s.split("x", 1)[1] != REF_SHAPES[i - 1].split("x", 1)[1]:
+                out.append("")  # a blank line ends the line: no segment from one N x K to the next
             vals = ["NaN" if r[idx][i] is None else f"{r[idx][i]:.4f}" for r in rows]
             out.append(f"{i} \"{s}\" " + " ".join(vals))
         out.append("EOD")
@@ -590,10 +596,13 @@ def plot_script(results, png):
     s += block("ratio", 1) + block("peak", 2)
     s += ["set datafile missing 'NaN'",
           "set multiplot layout 1,2 title 'qgemm, best ISA, against oneDNN held to the same instructions (one thread, s32 output)'",
-          "set grid", "set key top right font ',9'", "set xrange [-0.3:5.3]", "set xtics rotate by -30 font ',9'",
+          "set grid", "set key top right font ',9'", "set xrange [-0.3:5.3]", "set xtics rotate by 30 right font ',9'",
+          "set bmargin 6",
           "set title 'qgemm GOPS / oneDNN GOPS'", "set yrange [0:*]"]
 
     def plots(name):
+        if not rows:
+            return "plot NaN notitle"
         return "plot " + ", ".join(
             f"${name} using 1:{j + 3}:xtic(2) with linespoints pt 7 ps 0.8 lw 2 lc rgb '{palette[j % len(palette)]}' "
             f"title '{rows[j][0]}'" for j in range(len(rows)))
