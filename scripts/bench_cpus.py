@@ -310,6 +310,7 @@ def git_commit():
 
 
 def bench_module():
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import bench_report
     return bench_report
