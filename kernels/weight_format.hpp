@@ -21,11 +21,12 @@ struct WeightFormat {
   size_t (*panel_bytes)(size_t nr, size_t kp);
   // Bytes from a panel's start to K value k0 (a multiple of the kernel's K group).
   size_t (*depth_offset)(size_t nr, size_t k0);
-  // Writes every panel of B (k x n, [K][N] or [N][K] with leading dimension ldb) for tiles of nr
-  // columns in K groups of kr, depth padded to kp, at dst: ceil(n / nr) * panel_bytes(nr, kp)
-  // bytes, already zeroed (padding stays zero).
-  void (*pack)(const int8_t* b, WeightLayout layout, size_t k, size_t n, size_t ldb, size_t nr, size_t kr,
-               size_t kp, void* dst);
+  // Writes every panel of B (k x n, [K][N] or [N][K] with leading dimension ldb, each byte
+  // XORed with flip: 0x80 turns uint8 weights into int8 ones) for tiles of nr columns in K
+  // groups of kr, depth padded to kp, at dst: ceil(n / nr) * panel_bytes(nr, kp) bytes,
+  // already zeroed (padding stays zero).
+  void (*pack)(const int8_t* b, uint8_t flip, WeightLayout layout, size_t k, size_t n, size_t ldb, size_t nr,
+               size_t kr, size_t kp, void* dst);
 };
 
 // int8 values, [kp/KR][NR][KR] per panel (kernels/ukernel.hpp draws it): every kernel today.

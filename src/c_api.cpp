@@ -59,6 +59,14 @@ qgemm_status qgemm_pack_weights(const int8_t* b, int32_t layout, int64_t K, int6
   *out = reinterpret_cast<qgemm_packed_weights*>(w);
   return c_status(s);
 }
+qgemm_status qgemm_pack_weights_u8(const uint8_t* b, int32_t layout, int64_t K, int64_t N, int64_t ldb,
+                                   const int32_t* zb, int32_t zb_per_column, qgemm_packed_weights** out) {
+  PackedWeights* w = nullptr;
+  if (!out) return c_status(detail::fail(Status::null_pointer, "qgemm_pack_weights_u8: out is null"));
+  const Status s = pack_weights(b, static_cast<WeightLayout>(layout), K, N, ldb, zb, zb_per_column != 0, &w);
+  *out = reinterpret_cast<qgemm_packed_weights*>(w);
+  return c_status(s);
+}
 void qgemm_destroy_packed_weights(qgemm_packed_weights* w) { destroy_packed_weights(cpp(w)); }
 size_t qgemm_packed_weights_size(const qgemm_packed_weights* w) { return packed_weights_size(cpp(w)); }
 
@@ -72,9 +80,14 @@ qgemm_status qgemm_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
   return qgemm_gemm_ex(M, a, lda, za, b, o, c, ldc, nullptr);
 }
 
-qgemm_status qgemm_gemm_ex(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
-                           const qgemm_packed_weights* b, const qgemm_output_stage* o, void* c,
-                           int64_t ldc, const qgemm_gemm_options* options) {
+}  // extern "C"
+
+namespace {
+
+// Both activation types through one conversion of the C structs.
+template <class A>
+qgemm_status gemm_c(int64_t M, const A* a, int64_t lda, int32_t za, const qgemm_packed_weights* b,
+                    const qgemm_output_stage* o, void* c, int64_t ldc, const qgemm_gemm_options* options) {
   if (!o) return c_status(detail::fail(Status::null_pointer, "qgemm_gemm: output stage is null"));
   GemmOptions opt;
   if (options) {
@@ -100,6 +113,27 @@ qgemm_status qgemm_gemm_ex(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
   s.clamp_lo_f32 = o->clamp_lo_f32;
   s.clamp_hi_f32 = o->clamp_hi_f32;
   return c_status(gemm(M, a, lda, za, cpp(b), s, c, ldc, opt));
+}
+
+}  // namespace
+
+extern "C" {
+
+qgemm_status qgemm_gemm_ex(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
+                           const qgemm_packed_weights* b, const qgemm_output_stage* o, void* c,
+                           int64_t ldc, const qgemm_gemm_options* options) {
+  return gemm_c(M, a, lda, za, b, o, c, ldc, options);
+}
+
+qgemm_status qgemm_gemm_s8(int64_t M, const int8_t* a, int64_t lda, int32_t za, const qgemm_packed_weights* b,
+                           const qgemm_output_stage* o, void* c, int64_t ldc) {
+  return gemm_c(M, a, lda, za, b, o, c, ldc, nullptr);
+}
+
+qgemm_status qgemm_gemm_s8_ex(int64_t M, const int8_t* a, int64_t lda, int32_t za,
+                              const qgemm_packed_weights* b, const qgemm_output_stage* o, void* c,
+                              int64_t ldc, const qgemm_gemm_options* options) {
+  return gemm_c(M, a, lda, za, b, o, c, ldc, options);
 }
 
 qgemm_status qgemm_quantize_multiplier(double real, int32_t* multiplier, int32_t* shift) {

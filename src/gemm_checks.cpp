@@ -31,7 +31,7 @@ Status check_pairing(const GemmConfig& cfg, const PackedWeights& b) noexcept {
   return Status::ok;
 }
 
-Status check_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
+Status check_gemm(int64_t M, const void* a, int64_t lda, int32_t za, uint8_t a_flip, const PackedWeights* b,
                   const OutputStage& out, const void* c, int64_t ldc, const GemmOptions& opt,
                   const GemmConfig** cfg_out, int32_t* lo, int32_t* hi) noexcept {
   if (!b) return fail(Status::null_pointer, "gemm: packed weights are null");
@@ -43,7 +43,9 @@ Status check_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const Pa
     return fail(Status::bad_leading_dimension, "gemm: ldc=%lld < N=%lld", static_cast<long long>(ldc), static_cast<long long>(N));
   if (!a && M != 0 && K != 0) return fail(Status::null_pointer, "gemm: A is null");
   if (!c && M != 0 && N != 0) return fail(Status::null_pointer, "gemm: C is null");
-  if (za < 0 || za > 255) return fail(Status::bad_zero_point, "gemm: za=%d outside [0, 255]", za);
+  const int32_t zmin = a_flip ? -128 : 0, zmax = a_flip ? 127 : 255;
+  if (za < zmin || za > zmax)
+    return fail(Status::bad_zero_point, "gemm: za=%d outside [%d, %d] (%s A)", za, zmin, zmax, a_flip ? "int8" : "uint8");
   if (opt.num_threads < 0 || opt.num_threads > kMaxThreads)
     return fail(Status::bad_argument, "gemm: num_threads=%d outside [0, %d]", opt.num_threads, kMaxThreads);
   if (Status s = check_output_stage(out, N, lo, hi); s != Status::ok) return s;
@@ -62,7 +64,8 @@ Status check_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const Pa
       return fail(Status::bad_leading_dimension, "gemm: C's extent ((M-1)*ldc+N)*%zu bytes overflows (M=%lld, ldc=%lld)",
                   esize, static_cast<long long>(M), static_cast<long long>(ldc));
   }
-  const int64_t amax = std::max(za, 255 - za);
+  const int32_t zu = a_flip ? za + 128 : za;  // the zero point of the uint8 bytes the kernels read
+  const int64_t amax = std::max(zu, 255 - zu);  // max|A - za| over the type's range
   for (int64_t j = 0; j < N; ++j) {
     const int64_t bias = out.bias_s32 ? std::abs(static_cast<int64_t>(out.bias_s32[j])) : 0;
     if (amax * b->l1[j] + bias > kI32Max)

@@ -24,7 +24,9 @@ namespace detail {
 // Every check of a gemm() call, in the order the README's error table gives: nothing is
 // written before all of them pass. On success *cfg is the active kernel's descriptor (the one
 // the weights were packed for) and [*lo, *hi] the resolved u8/s8 clamp range.
-Status check_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
+// a_flip: 0 for uint8 A (za in [0, 255]), 0x80 for int8 A (za in [-128, 127]), which the
+// driver runs as the uint8 bytes A ^ 0x80 with the zero point za + 128.
+Status check_gemm(int64_t M, const void* a, int64_t lda, int32_t za, uint8_t a_flip, const PackedWeights* b,
                   const OutputStage& out, const void* c, int64_t ldc, const GemmOptions& opt,
                   const GemmConfig** cfg, int32_t* lo, int32_t* hi) noexcept;
 // The active kernel against packed weights: the format it reads, then the kernel they were
@@ -62,6 +64,7 @@ struct GemmPlan {
   const int32_t* zeros = nullptr;  // zero row sums for those blocks
   const uint8_t* a = nullptr;
   size_t lda = 0;
+  uint8_t a_flip = 0;  // 0x80: int8 A, read as A ^ 0x80 (converted once per MC and K block)
   char* c = nullptr;
   size_t c_stride = 0, esize = 0;
   size_t m = 0, n = 0, k = 0, kp = 0;
@@ -78,13 +81,15 @@ struct GemmPlan {
   // ---- scratch: one slice per task: packed A, row sums at rsum_offset, partial sums at part_offset
   char* slices = nullptr;
   size_t rsum_offset = 0, part_offset = 0, slice_bytes = 0;
+  size_t conv_offset = 0, conv_stride = 0;  // int8 A: its converted rows (mc x conv_stride bytes)
   ScratchLease lease;  // owns the tables and slices for the call
   size_t tasks() const { return grid_rows * grid_cols; }
 };
 
 // Blocking, task grid, scratch and output-stage tables of a checked call with M, N > 0; fails
 // only with out_of_memory (scratch too large or not allocatable), before anything is written.
-Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights& b,
+// za is the zero point of the uint8 bytes the kernels read (za + 128 for int8 A, a_flip set).
+Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, uint8_t a_flip, const PackedWeights& b,
                  const GemmConfig& cfg, const OutputStage& out, int32_t lo, int32_t hi, void* c,
                  int64_t ldc, const GemmOptions& opt, GemmPlan* plan) noexcept;
 

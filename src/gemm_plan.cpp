@@ -258,7 +258,8 @@ void plan_blocking(const PlanOverrides& ov, GemmPlan* P) {
 }
 
 // Scratch: the output-stage tables, a zero table, and one slice per task (packed A, row sums,
-// partial sums), all from the calling thread's arena before any task starts.
+// partial sums, and for int8 A its converted rows), all from the calling thread's arena before
+// any task starts.
 Status plan_scratch(StageTables* tables, GemmPlan* P) {
   const GemmConfig& cfg = *P->cfg;
   const size_t mc = P->mc, kc = P->kc, tasks = P->tasks();
@@ -272,13 +273,17 @@ Status plan_scratch(StageTables* tables, GemmPlan* P) {
   constexpr size_t kTables = kStageTableCount + 1;  // the stage's tables and the zeros
   const size_t table_stride = region_stride(ncol * 4);
   const size_t part_bytes = mc * P->part_stride * sizeof(int32_t);
+  P->conv_stride = P->a_flip ? round_up(kc, 64) : 0;
+  const size_t conv_bytes = mc * P->conv_stride;  // kc <= kp is bounded above: no overflow
   if (a_overflow || a_bytes > (size_t{1} << 46) ||
       __builtin_add_overflow(region_stride(a_bytes), region_stride(mc * sizeof(int32_t)), &slice_bytes) ||
       __builtin_add_overflow(slice_bytes, region_stride(part_bytes), &slice_bytes) ||
+      __builtin_add_overflow(slice_bytes, region_stride(conv_bytes), &slice_bytes) ||
       __builtin_mul_overflow(slice_bytes, tasks, &total) || __builtin_add_overflow(total, kTables * table_stride, &total))
     return fail(Status::out_of_memory, "gemm: scratch size overflows (K=%zu)", P->k);
   P->rsum_offset = region_stride(a_bytes);
   P->part_offset = P->rsum_offset + region_stride(mc * sizeof(int32_t));
+  P->conv_offset = P->part_offset + region_stride(part_bytes);
   P->slice_bytes = slice_bytes;
   char* base = static_cast<char*>(P->lease.acquire(total));
   if (!base) return fail(Status::out_of_memory, "gemm: cannot allocate %zu bytes of scratch", total);
@@ -288,6 +293,7 @@ Status plan_scratch(StageTables* tables, GemmPlan* P) {
     P->lease.guard(s0, a_bytes);
     P->lease.guard(s0 + P->rsum_offset, mc * sizeof(int32_t));
     P->lease.guard(s0 + P->part_offset, part_bytes);
+    P->lease.guard(s0 + P->conv_offset, conv_bytes);
   }
   tables->col_off = reinterpret_cast<int32_t*>(base);
   tables->mult = reinterpret_cast<int32_t*>(base + 1 * table_stride);
@@ -317,7 +323,7 @@ void plan_prefetch(GemmPlan* P) {
 
 }  // namespace
 
-Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights& b,
+Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, uint8_t a_flip, const PackedWeights& b,
                  const GemmConfig& cfg, const OutputStage& out, int32_t lo, int32_t hi, void* c,
                  int64_t ldc, const GemmOptions& opt, GemmPlan* plan) noexcept {
   GemmPlan& P = *plan;
@@ -325,6 +331,7 @@ Status plan_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const Pac
   P.b = &b;
   P.a = a;
   P.lda = static_cast<size_t>(lda);
+  P.a_flip = a_flip;
   P.c = static_cast<char*>(c);
   P.esize = output_element_size(out.type);
   P.c_stride = static_cast<size_t>(ldc) * P.esize;

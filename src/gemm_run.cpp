@@ -17,36 +17,58 @@ void copy_groups(const uint8_t* row, size_t full, uint8_t* dst, size_t group_str
   for (size_t k0 = 0; k0 < full; k0 += KR, dst += group_stride) std::memcpy(dst, row + k0, KR);
 }
 
-void row_sums(size_t mb, size_t k, const uint8_t* a, size_t lda, int32_t* row_sum) {
+// Row sums of the bytes the kernels read: A ^ flip (int8 A: A + 128 = the sum plus 128 * k).
+void row_sums(size_t mb, size_t k, const uint8_t* a, size_t lda, uint8_t flip, int32_t* row_sum) {
   for (size_t i = 0; i < mb; ++i) {
     const uint8_t* row = a + i * lda;
     uint32_t sum = 0;
-    for (size_t kk = 0; kk < k; ++kk) sum += row[kk];
+    if (flip)
+      for (size_t kk = 0; kk < k; ++kk) sum += static_cast<uint8_t>(row[kk] ^ flip);
+    else
+      for (size_t kk = 0; kk < k; ++kk) sum += row[kk];
     row_sum[i] = static_cast<int32_t>(sum);
   }
 }
 
+// int8 A: rows [0, mb) x K values [0, klen) as the uint8 bytes A ^ 0x80, at stride `stride`.
+void convert_rows(size_t mb, size_t klen, const uint8_t* a, size_t lda, uint8_t flip, uint8_t* dst, size_t stride) {
+  for (size_t i = 0; i < mb; ++i) {
+    const uint8_t* row = a + i * lda;
+    uint8_t* out = dst + i * stride;
+    for (size_t kk = 0; kk < klen; ++kk) out[kk] = static_cast<uint8_t>(row[kk] ^ flip);
+  }
+}
+
 // K block [k0, k0 + kpb) of an MC block's rows of A as the kernel reads it: in place, packed in
-// the kernel's own tile layout (once per MC and K block), or in the generic panels.
+// the kernel's own tile layout (once per MC and K block), or in the generic panels. int8 A is
+// converted to its uint8 bytes first (into `conv`, once per MC and K block), and that copy is
+// then read in place or packed.
 struct ABlock {
   const uint8_t* a;
   size_t row_stride, kgroup_stride;
   size_t tile_stride;  // packed A: bytes from one MR-row tile to the next
 };
 
-ABlock prepare_a(const GemmPlan& P, const uint8_t* arows, size_t mb, size_t k0, size_t kpb, uint8_t* apack) {
+ABlock prepare_a(const GemmPlan& P, const uint8_t* arows, size_t mb, size_t k0, size_t kpb, uint8_t* apack,
+                 uint8_t* conv) {
   const GemmConfig& cfg = *P.cfg;
   const size_t mr = cfg.mr, kr = cfg.kr;
   const uint8_t* asrc = arows + k0;
+  size_t lda = P.lda;
   const size_t klen = std::min(P.k, k0 + kpb) - k0;
-  if (P.in_place) return ABlock{asrc, P.lda, kr, 0};
+  if (P.a_flip) {
+    convert_rows(mb, klen, asrc, lda, P.a_flip, conv, P.conv_stride);
+    asrc = conv;
+    lda = P.conv_stride;
+  }
+  if (P.in_place) return ABlock{asrc, lda, kr, 0};
   if (cfg.pack_a_tile) {
     const size_t tile_bytes = cfg.a_tile_bytes(kpb);
     for (size_t ir = 0; ir < mb; ir += mr)
-      cfg.pack_a_tile(std::min(mr, mb - ir), klen, kpb, asrc + ir * P.lda, P.lda, apack + (ir / mr) * tile_bytes);
+      cfg.pack_a_tile(std::min(mr, mb - ir), klen, kpb, asrc + ir * lda, lda, apack + (ir / mr) * tile_bytes);
     return ABlock{apack, 0, 0, tile_bytes};
   }
-  pack_a_panels(mb, klen, kpb, asrc, P.lda, mr, kr, apack);
+  pack_a_panels(mb, klen, kpb, asrc, lda, mr, kr, apack);
   return ABlock{apack, kr, mr * kr, mr * kpb};
 }
 
@@ -74,7 +96,7 @@ void run_k_block(const GemmPlan& P, const ABlock& A, size_t i0, size_t mb, size_
     const char* panel = panels + pj * panel_bytes;
     for (size_t rt = 0; rt < ntiles; ++rt) {
       const size_t ir = tile_row(rt), rows = tile_row(rt + 1) - ir;
-      const uint8_t* atile = P.in_place ? A.a + ir * P.lda : A.a + (ir / mr) * A.tile_stride;
+      const uint8_t* atile = P.in_place ? A.a + ir * A.row_stride : A.a + (ir / mr) * A.tile_stride;
       TileArgs ta;
       // The panel's last row tile may prefetch the B block that runs next; its first, when
       // more follow, reads B from beyond L2 (TileArgs::b_next, b_stream).
@@ -112,6 +134,7 @@ void run_task(void* arg, size_t t) {
   uint8_t* apack = reinterpret_cast<uint8_t*>(slice);
   int32_t* rsum = reinterpret_cast<int32_t*>(slice + P.rsum_offset);
   int32_t* part = reinterpret_cast<int32_t*>(slice + P.part_offset);
+  uint8_t* conv = reinterpret_cast<uint8_t*>(slice + P.conv_offset);
   if (cfg.task_begin) cfg.task_begin();
   // K blocked: per chunk of nc_panels panels, every K block of A is packed and run over the
   // chunk's tiles, whose partial sums stay in `part` between K blocks.
@@ -120,14 +143,14 @@ void run_task(void* arg, size_t t) {
     const size_t mb = std::min(P.mc, r1 - i0);
     const uint8_t* arows = P.a + i0 * P.lda;
     if (P.need_row_sums)
-      row_sums(mb, P.k, arows, P.lda, rsum);
+      row_sums(mb, P.k, arows, P.lda, P.a_flip, rsum);
     else
       std::memset(rsum, 0, mb * sizeof(int32_t));
     for (size_t pc0 = p0; pc0 < p1; pc0 += chunk) {
       const size_t pc1 = std::min(p1, pc0 + chunk);
       for (size_t kb = 0; kb < P.k_blocks; ++kb) {
         const size_t k0 = kb * P.kc;
-        const ABlock A = prepare_a(P, arows, mb, k0, std::min(P.kc, P.kp - k0), apack);
+        const ABlock A = prepare_a(P, arows, mb, k0, std::min(P.kc, P.kp - k0), apack, conv);
         run_k_block(P, A, i0, mb, pc0, pc1, kb, rsum, part);
       }
     }

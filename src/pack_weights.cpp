@@ -1,7 +1,8 @@
 // Weight packing: B ([K][N] or [N][K]) -> column panels in the active kernel's packed-B format
 // (GemmConfig::b_format, whose packer writes them: src/weight_format_<name>.cpp), plus the column
 // sums, zero points and column L1 norms that the driver's zero-point correction and overflow
-// check use. Portable code.
+// check use. Portable code. uint8 weights are packed as int8 ones: B ^ 0x80 = B - 128 with the
+// zero point zb - 128, so B - zb is unchanged and the kernels see int8 weights only.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -18,8 +19,9 @@ namespace {
 
 size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
-Status check_pack_args(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, int64_t ldb, const int32_t* zb,
-                       bool zb_per_column) {
+// flip: 0 for int8 weights (zero points in [-128, 127]), 0x80 for uint8 ones ([0, 255]).
+Status check_pack_args(const void* b, uint8_t flip, WeightLayout layout, int64_t K, int64_t N, int64_t ldb,
+                       const int32_t* zb, bool zb_per_column) {
   if (K < 0 || N < 0)
     return fail(Status::negative_dimension, "pack_weights: K=%lld N=%lld must be >= 0",
                 static_cast<long long>(K), static_cast<long long>(N));
@@ -31,12 +33,13 @@ Status check_pack_args(const int8_t* b, WeightLayout layout, int64_t K, int64_t 
                 static_cast<long long>(ldb), layout == WeightLayout::kn ? "N" : "K",
                 static_cast<long long>(inner));
   if (!b && K != 0 && N != 0) return fail(Status::null_pointer, "pack_weights: b is null");
+  const int32_t zmin = flip ? 0 : -128, zmax = flip ? 255 : 127;
   if (zb) {
     const int64_t count = zb_per_column ? N : 1;
     for (int64_t j = 0; j < count; ++j)
-      if (zb[j] < -128 || zb[j] > 127)
-        return fail(Status::bad_zero_point, "pack_weights: zb[%lld]=%d outside [-128, 127]",
-                    static_cast<long long>(j), zb[j]);
+      if (zb[j] < zmin || zb[j] > zmax)
+        return fail(Status::bad_zero_point, "pack_weights: zb[%lld]=%d outside [%d, %d] (%s weights)",
+                    static_cast<long long>(j), zb[j], zmin, zmax, flip ? "uint8" : "int8");
   }
   return Status::ok;
 }
@@ -79,9 +82,12 @@ Status allocate(const GemmConfig& cfg, int64_t K, int64_t N, PackedWeights** out
   return Status::ok;
 }
 
-// Column sums (modulo 2^32) and L1 norms of B - zb, read in B's own storage order so the loops
-// stay contiguous (and vectorizable) for both layouts; w->zb is filled first.
-void column_stats(const int8_t* b, WeightLayout layout, size_t k, size_t n, size_t ldb, PackedWeights* w) {
+// Column sums (modulo 2^32) and L1 norms of B - zb, B's bytes XORed with flip, read in B's own
+// storage order so the loops stay contiguous (and vectorizable) for both layouts; w->zb is
+// filled first.
+void column_stats(const int8_t* b, uint8_t flip, WeightLayout layout, size_t k, size_t n, size_t ldb,
+                  PackedWeights* w) {
+  const int8_t f = static_cast<int8_t>(flip);
   for (size_t j = 0; j < n; ++j) {  // K = 0 included: empty sums
     w->colsum[j] = 0;
     w->l1[j] = 0;
@@ -95,8 +101,9 @@ void column_stats(const int8_t* b, WeightLayout layout, size_t k, size_t n, size
       for (size_t k0 = 0; k0 < k; k0 += size_t{1} << 22) {  // int32 partial sums cannot overflow
         int32_t s = 0, a = 0;
         for (size_t kk = k0; kk < std::min(k, k0 + (size_t{1} << 22)); ++kk) {
-          s += col[kk];
-          a += std::abs(col[kk] - z);
+          const int8_t v = static_cast<int8_t>(col[kk] ^ f);
+          s += v;
+          a += std::abs(v - z);
         }
         sum += s;
         l1 += a;
@@ -114,30 +121,42 @@ void column_stats(const int8_t* b, WeightLayout layout, size_t k, size_t n, size
   for (size_t kk = 0; kk < k; ++kk) {
     const int8_t* __restrict row = b + kk * ldb;
     for (size_t j = 0; j < n; ++j) {
-      cs[j] += static_cast<uint32_t>(static_cast<int32_t>(row[j]));
-      l1[j] += std::abs(row[j] - z[j]);
+      const int8_t v = static_cast<int8_t>(row[j] ^ f);
+      cs[j] += static_cast<uint32_t>(static_cast<int32_t>(v));
+      l1[j] += std::abs(v - z[j]);
     }
   }
+}
+
+Status pack(const int8_t* b, uint8_t flip, WeightLayout layout, int64_t K, int64_t N, int64_t ldb,
+            const int32_t* zb, bool zb_per_column, PackedWeights** out) {
+  if (!out) return fail(Status::null_pointer, "pack_weights: out is null");
+  *out = nullptr;
+  if (Status s = check_pack_args(b, flip, layout, K, N, ldb, zb, zb_per_column); s != Status::ok) return s;
+  const GemmConfig* cfg = nullptr;
+  if (Status s = active_gemm_config(&cfg); s != Status::ok) return s;
+  PackedWeights* w = nullptr;
+  if (Status s = allocate(*cfg, K, N, &w); s != Status::ok) return s;
+  const size_t k = static_cast<size_t>(K), n = static_cast<size_t>(N), ld = static_cast<size_t>(ldb);
+  const int32_t zshift = flip ? 128 : 0;  // uint8 zero points move with the weights
+  for (size_t j = 0; j < n; ++j) w->zb[j] = (zb ? zb[zb_per_column ? j : 0] : 0) - zshift;
+  for (size_t j = 0; j < n; ++j) w->zb_all_zero = w->zb_all_zero && w->zb[j] == 0;
+  column_stats(b, flip, layout, k, n, ld, w);
+  w->format->pack(b, flip, layout, k, n, ld, cfg->nr, cfg->kr, w->kp, w->panels);
+  *out = w;
+  return succeed();
 }
 
 }  // namespace
 
 Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, int64_t ldb,
                     const int32_t* zb, bool zb_per_column, PackedWeights** out) noexcept {
-  if (!out) return fail(Status::null_pointer, "pack_weights: out is null");
-  *out = nullptr;
-  if (Status s = check_pack_args(b, layout, K, N, ldb, zb, zb_per_column); s != Status::ok) return s;
-  const GemmConfig* cfg = nullptr;
-  if (Status s = active_gemm_config(&cfg); s != Status::ok) return s;
-  PackedWeights* w = nullptr;
-  if (Status s = allocate(*cfg, K, N, &w); s != Status::ok) return s;
-  const size_t k = static_cast<size_t>(K), n = static_cast<size_t>(N), ld = static_cast<size_t>(ldb);
-  for (size_t j = 0; j < n; ++j) w->zb[j] = zb ? zb[zb_per_column ? j : 0] : 0;
-  for (size_t j = 0; j < n; ++j) w->zb_all_zero = w->zb_all_zero && w->zb[j] == 0;
-  column_stats(b, layout, k, n, ld, w);
-  w->format->pack(b, layout, k, n, ld, cfg->nr, cfg->kr, w->kp, w->panels);
-  *out = w;
-  return succeed();
+  return pack(b, 0, layout, K, N, ldb, zb, zb_per_column, out);
+}
+
+Status pack_weights(const uint8_t* b, WeightLayout layout, int64_t K, int64_t N, int64_t ldb,
+                    const int32_t* zb, bool zb_per_column, PackedWeights** out) noexcept {
+  return pack(reinterpret_cast<const int8_t*>(b), 0x80, layout, K, N, ldb, zb, zb_per_column, out);
 }
 
 void destroy_packed_weights(PackedWeights* w) noexcept {

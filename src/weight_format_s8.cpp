@@ -14,7 +14,8 @@ size_t s8_panel_bytes(size_t nr, size_t kp) { return nr * kp; }
 size_t s8_depth_offset(size_t nr, size_t k0) { return nr * k0; }
 
 // [N][K]: each column of B is a contiguous row; its KR-byte groups go to the panel's column slot
-// (constant-size copies for the common KR: no library call per group).
+// (constant-size copies for the common KR: no library call per group). A flip is applied to the
+// panel afterwards (flip_panels).
 void pack_nk(const int8_t* b, size_t k, size_t n, size_t ldb, size_t nr, size_t kr, size_t kp, int8_t* panels) {
   const size_t full = k / kr * kr;
   for (size_t j = 0; j < n; ++j) {
@@ -48,14 +49,29 @@ void pack_kn(const int8_t* b, size_t k, size_t n, size_t ldb, size_t nr, size_t 
   }
 }
 
-void s8_pack(const int8_t* b, WeightLayout layout, size_t k, size_t n, size_t ldb, size_t nr, size_t kr, size_t kp,
-             void* dst) {
+// XORs the bytes that hold weights (not the zero padding) with flip, panel by panel.
+void flip_panels(uint8_t flip, size_t k, size_t n, size_t nr, size_t kr, size_t kp, int8_t* panels) {
+  for (size_t j0 = 0; j0 < n; j0 += nr) {
+    int8_t* panel = panels + (j0 / nr) * kp * nr;
+    const size_t cols = std::min(nr, n - j0);
+    for (size_t g = 0; g < kp / kr; ++g) {
+      const size_t rows = std::min(kr, k - std::min(k, g * kr));
+      int8_t* group = panel + g * nr * kr;
+      for (size_t jj = 0; jj < cols; ++jj)
+        for (size_t t = 0; t < rows; ++t) group[jj * kr + t] = static_cast<int8_t>(group[jj * kr + t] ^ flip);
+    }
+  }
+}
+
+void s8_pack(const int8_t* b, uint8_t flip, WeightLayout layout, size_t k, size_t n, size_t ldb, size_t nr, size_t kr,
+             size_t kp, void* dst) {
   if (k == 0 || n == 0) return;
   int8_t* panels = static_cast<int8_t*>(dst);
   if (layout == WeightLayout::nk)
     pack_nk(b, k, n, ldb, nr, kr, kp, panels);
   else
     pack_kn(b, k, n, ldb, nr, kr, kp, panels);
+  if (flip) flip_panels(flip, k, n, nr, kr, kp, panels);
 }
 
 }  // namespace

@@ -47,10 +47,10 @@ TEST_F(Fixture, NullPointers) {
   const OutputStage f = qgemm::output_f32(1.0f, nullptr, false);
   expect_status(Status::null_pointer, M, a.data(), K, 0, w, f, c.data(), N);
   qgemm::PackedWeights* w2 = nullptr;
-  EXPECT_EQ(qgemm::pack_weights(nullptr, WeightLayout::kn, K, N, N, nullptr, false, &w2), Status::null_pointer);
+  EXPECT_EQ(qgemm::pack_weights(static_cast<const int8_t*>(nullptr), WeightLayout::kn, K, N, N, nullptr, false, &w2), Status::null_pointer);
   EXPECT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, K, N, N, nullptr, false, nullptr), Status::null_pointer);
   // Null A is fine when there is nothing to read.
-  EXPECT_EQ(qgemm::gemm(0, nullptr, K, 0, w, o, nullptr, N), Status::ok);
+  EXPECT_EQ(qgemm::gemm(0, static_cast<const uint8_t*>(nullptr), K, 0, w, o, nullptr, N), Status::ok);
 }
 
 TEST_F(Fixture, NegativeDimensions) {

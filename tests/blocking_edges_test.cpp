@@ -118,6 +118,7 @@ TEST_P(BlockingEdges, RowBlocks) {
       GenOptions g;
       g.layout = (idx & 1) ? WeightLayout::nk : WeightLayout::kn;
       g.zb_per_column = (idx & 2) != 0;
+      g.set_signs((idx + idx / 4) % 4);  // the four sign combinations
       g.bias = true;
       g.lda_pad = (idx % 3 == 0) ? 5 : 0;
       ++idx;
@@ -165,6 +166,7 @@ TEST_P(BlockingEdges, DepthBlocks) {
       GenOptions g;
       g.layout = (idx & 1) ? WeightLayout::nk : WeightLayout::kn;
       g.zb_per_column = (idx & 2) != 0;
+      g.set_signs((idx + idx / 4) % 4);  // the four sign combinations
       g.bias = (idx % 3) != 0;
       g.extremes = (idx % 5) == 4;
       const bool mixed = (idx % 5) < 2;
@@ -191,6 +193,7 @@ TEST_P(BlockingEdges, DepthBlocksInTheDriver) {
     GenOptions g;
     g.layout = (idx & 1) ? WeightLayout::nk : WeightLayout::kn;
     g.zb_per_column = (idx & 2) != 0;
+      g.set_signs((idx + idx / 4) % 4);  // the four sign combinations
     g.bias = true;
     g.lda_pad = (idx % 3) ? 3 : 0;
     const bool mixed = (idx % 4) == 1;
@@ -247,6 +250,7 @@ TEST_P(BlockingEdges, TaskEdges) {
       GenOptions g;
       g.layout = (idx & 1) ? WeightLayout::nk : WeightLayout::kn;
       g.zb_per_column = (idx & 2) != 0;
+      g.set_signs((idx + idx / 4) % 4);  // the four sign combinations
       g.bias = true;
       ++idx;
       auto p = make_problem(s[0], s[1], s[2], g, rng);

@@ -101,6 +101,7 @@ TEST_P(GemmOracle, AllSmallShapesS32) {
         g.layout = (idx & 1) ? WeightLayout::nk : WeightLayout::kn;
         g.zb_per_column = (idx & 2) != 0;
         g.bias = (idx % 3) == 0;
+        g.set_signs((idx / 2) % 4);  // the four sign combinations, against every layout and zb mode
         if (idx % 5 == 0) {  // prime paddings
           g.lda_pad = 7;
           g.ldb_pad = 11;
@@ -129,6 +130,7 @@ TEST_P(GemmOracle, AllStagesSelectedShapes) {
       g.bias = (idx % 3) != 2;
       g.lda_pad = (idx % 4) ? 3 : 0;
       g.ldc_pad = (idx % 4) ? 5 : 0;
+      g.set_signs((idx / 2 + idx) % 4);
       const bool narrow = (idx % 2) == 0;
       ++idx;
       const auto p = make_problem(s[0], s[1], s[2], g, rng);
@@ -137,12 +139,14 @@ TEST_P(GemmOracle, AllStagesSelectedShapes) {
     }
 }
 
-// A in {0, 255}, B in {-128, 127}, zero points at both ends of their ranges.
+// A and B at both ends of their types' ranges (uint8 {0, 255}, int8 {-128, 127}), zero points
+// too, in every sign combination.
 TEST_P(GemmOracle, ExtremeValues) {
   std::mt19937 rng(7);
-  for (int rep = 0; rep < 24; ++rep) {
+  for (int rep = 0; rep < 32; ++rep) {
     GenOptions g;
     g.extremes = true;
+    g.set_signs((rep + rep / 8) % 4);
     g.layout = (rep & 1) ? WeightLayout::nk : WeightLayout::kn;
     g.zb_per_column = (rep & 2) != 0;
     g.bias = (rep & 4) != 0;
@@ -165,11 +169,48 @@ TEST_P(GemmOracle, ExtremeValues) {
   run_and_compare(p, qgemm::output_s32(), "max K");
 }
 
+// The largest K the overflow bound admits in each sign combination, with the worst data: every
+// |A - za| and |B - zb| at its maximum (255 for a zero point at one end of its range), so that
+// |acc| = 255 * 255 * K <= INT32_MAX at K = 33025; one more K value is refused, writing nothing.
+TEST_P(GemmOracle, SignCombinationsAtTheOverflowBound) {
+  std::mt19937 rng(11);
+  for (int combo = 0; combo < 4; ++combo)
+    for (int sign : {1, -1}) {  // acc = +255*255*K or -255*255*K
+      GenOptions g;
+      g.set_signs(combo);
+      auto p = make_problem(2, 3, 8, g, rng);
+      const int64_t K = 33025;  // 255 * 255 * 33025 = 2147450625 <= INT32_MAX
+      p.K = K;
+      p.lda = K;
+      p.ldb = p.N;
+      const int amin = g.a_signed ? -128 : 0, amax = g.a_signed ? 127 : 255;
+      const int bmin = g.b_unsigned ? 0 : -128, bmax = g.b_unsigned ? 255 : 127;
+      p.a.assign(static_cast<size_t>(2 * K), static_cast<uint8_t>(amax));  // A - za = 255 with za = amin
+      p.za = amin;
+      p.b.assign(static_cast<size_t>(K * p.N), static_cast<int8_t>(static_cast<uint8_t>(sign > 0 ? bmax : bmin)));
+      p.zb = {sign > 0 ? bmin : bmax};  // B - zb = +255 or -255
+      run_and_compare(p, qgemm::output_s32(), "max K");
+      if (HasFailure()) return;
+      // K + 1: refused before anything is written.
+      p.K = K + 1;
+      p.lda = K + 1;
+      p.a.assign(static_cast<size_t>(2 * (K + 1)), static_cast<uint8_t>(amax));
+      p.b.assign(static_cast<size_t>((K + 1) * p.N), static_cast<int8_t>(static_cast<uint8_t>(sign > 0 ? bmax : bmin)));
+      qgemm::PackedWeights* w = nullptr;
+      ASSERT_EQ(qtest::pack_problem(p, &w), qgemm::Status::ok);
+      std::vector<int32_t> c(6, 0x5A5A5A5A);
+      EXPECT_EQ(qtest::gemm_problem(p, w, qgemm::output_s32(), c.data(), p.N), qgemm::Status::overflow_risk)
+          << qtest::signs_name(p);
+      for (int32_t v : c) EXPECT_EQ(v, 0x5A5A5A5A);
+      qgemm::destroy_packed_weights(w);
+    }
+}
+
 // Random larger shapes.
 TEST_P(GemmOracle, RandomLargerShapes) {
   std::mt19937 rng(2024);
   std::uniform_int_distribution<int64_t> dm(1, 300), dn(1, 300), dk(1, 700);
-  for (int rep = 0; rep < 6; ++rep) {
+  for (int rep = 0; rep < 8; ++rep) {
     GenOptions g;
     g.layout = (rep & 1) ? WeightLayout::nk : WeightLayout::kn;
     g.zb_per_column = (rep & 2) != 0;
@@ -177,6 +218,7 @@ TEST_P(GemmOracle, RandomLargerShapes) {
     g.lda_pad = 31;
     g.ldb_pad = 17;
     g.ldc_pad = 19;
+    g.set_signs(rep % 4);
     const auto p = make_problem(dm(rng), dn(rng), dk(rng), g, rng);
     run_all_stages(p, (rep & 2) != 0, (rep & 4) != 0, rng);
     if (HasFailure()) return;

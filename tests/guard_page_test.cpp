@@ -57,6 +57,7 @@ TEST_P(GuardPage, NoAccessOutsideAnyBuffer) {
         qtest::GenOptions g;
         g.layout = (idx & 2) ? qgemm::WeightLayout::nk : qgemm::WeightLayout::kn;
         g.zb_per_column = (idx & 4) != 0;
+        g.set_signs((idx + idx / 8) % 4);
         g.bias = true;
         g.lda_pad = (idx % 3 == 0) ? 5 : 0;  // lda = K: the last row of A ends on the page
         g.ldc_pad = (idx % 5 == 0) ? 3 : 0;
@@ -90,8 +91,11 @@ TEST_P(GuardPage, NoAccessOutsideAnyBuffer) {
         const float* pscale = gscale.fill(scale);
 
         qgemm::PackedWeights* w = nullptr;
-        ASSERT_EQ(qgemm::pack_weights(b, p.layout, K, N, p.ldb, zb, p.zb_per_column, &w), Status::ok)
-            << qgemm::last_error_message();
+        const Status packed =
+            p.b_unsigned
+                ? qgemm::pack_weights(reinterpret_cast<const uint8_t*>(b), p.layout, K, N, p.ldb, zb, p.zb_per_column, &w)
+                : qgemm::pack_weights(b, p.layout, K, N, p.ldb, zb, p.zb_per_column, &w);
+        ASSERT_EQ(packed, Status::ok) << qgemm::last_error_message();
         const OutputStage stages[] = {
             qgemm::output_s32(bias),
             qgemm::output_fixed_point(OutputType::u8, pm, ps, true, 3, bias, qgemm::Rounding::single_rounding),
@@ -105,11 +109,13 @@ TEST_P(GuardPage, NoAccessOutsideAnyBuffer) {
           std::memset(gc.as<uint8_t>(), 0xA5, want.size());
           qgemm::GemmOptions opt;
           opt.num_threads = 1 + (idx + calls) % 3;
-          ASSERT_EQ(qgemm::gemm(M, a, p.lda, p.za, w, o, gc.as<void>(), p.ldc, opt), Status::ok)
-              << qgemm::last_error_message();
+          const Status ran =
+              p.a_signed ? qgemm::gemm(M, reinterpret_cast<const int8_t*>(a), p.lda, p.za, w, o, gc.as<void>(), p.ldc, opt)
+                         : qgemm::gemm(M, a, p.lda, p.za, w, o, gc.as<void>(), p.ldc, opt);
+          ASSERT_EQ(ran, Status::ok) << qgemm::last_error_message();
           ASSERT_EQ(std::memcmp(gc.as<uint8_t>(), want.data(), want.size()), 0)
               << "M=" << M << " N=" << N << " K=" << K << " type " << static_cast<int>(o.type);
-          qtest::record_verified(GetParam());
+          qtest::record_verified(GetParam(), (p.a_signed ? 1 : 0) + (p.b_unsigned ? 2 : 0));
           ++calls;
         }
         qgemm::destroy_packed_weights(w);

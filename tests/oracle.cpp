@@ -43,7 +43,7 @@ std::vector<int64_t> accumulate(const Problem& p, const int32_t* bias) {
     for (int64_t k = 0; k < p.K; ++k)
       bt[static_cast<size_t>(j) * K + static_cast<size_t>(k)] = static_cast<int64_t>(p.B(k, j)) - p.zb_of(j);
   for (int64_t i = 0; i < p.M; ++i) {
-    for (int64_t k = 0; k < p.K; ++k) arow[static_cast<size_t>(k)] = static_cast<int64_t>(p.a[i * p.lda + k]) - p.za;
+    for (int64_t k = 0; k < p.K; ++k) arow[static_cast<size_t>(k)] = static_cast<int64_t>(p.A(i, k)) - p.za;
     for (int64_t j = 0; j < p.N; ++j) {
       const int64_t* b = bt.data() + static_cast<size_t>(j) * K;
       int64_t s = bias ? bias[j] : 0;

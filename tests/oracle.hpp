@@ -11,9 +11,12 @@
 namespace oracle {
 
 // A problem as a user holds it: A (M x K, lda), B as [K][N] or [N][K] (ldb), zero points, bias.
+// The bytes of A are uint8 values, or int8 ones when a_signed; those of B int8 values, or uint8
+// ones when b_unsigned (the four sign combinations).
 struct Problem {
   int64_t M = 0, N = 0, K = 0, lda = 0, ldb = 0, ldc = 0;
   qgemm::WeightLayout layout = qgemm::WeightLayout::kn;
+  bool a_signed = false, b_unsigned = false;
   std::vector<uint8_t> a;
   std::vector<int8_t> b;
   int32_t za = 0;
@@ -22,8 +25,13 @@ struct Problem {
   std::vector<int32_t> bias_s32;  // empty or N: storage; the output stage says whether it is used
   std::vector<float> bias_f32;    // empty or N: storage, likewise
 
-  int8_t B(int64_t k, int64_t j) const {
-    return layout == qgemm::WeightLayout::kn ? b[k * ldb + j] : b[j * ldb + k];
+  int32_t A(int64_t i, int64_t k) const {
+    const uint8_t v = a[static_cast<size_t>(i * lda + k)];
+    return a_signed ? static_cast<int32_t>(static_cast<int8_t>(v)) : static_cast<int32_t>(v);
+  }
+  int32_t B(int64_t k, int64_t j) const {
+    const int8_t v = layout == qgemm::WeightLayout::kn ? b[k * ldb + j] : b[j * ldb + k];
+    return b_unsigned ? static_cast<int32_t>(static_cast<uint8_t>(v)) : static_cast<int32_t>(v);
   }
   int32_t zb_of(int64_t j) const { return zb.empty() ? 0 : zb[zb_per_column ? j : 0]; }
 };

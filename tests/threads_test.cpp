@@ -92,13 +92,13 @@ TEST_P(Threads, EveryThreadCountAndPoolMatchesOracle) {
     qtest::GenOptions g;
     g.bias = true;
     g.zb_per_column = (checked & 1) != 0;
+    g.set_signs(static_cast<int>(&s - shapes) % 4);  // every sign combination
     g.lda_pad = 3;
     g.ldc_pad = 5;
     const auto p = qtest::make_problem(s[0], s[1], s[2], g, rng);
     Stages st(p, rng);
     qgemm::PackedWeights* w = nullptr;
-    ASSERT_EQ(qgemm::pack_weights(p.b.data(), p.layout, p.K, p.N, p.ldb, p.zb.data(), p.zb_per_column, &w),
-              Status::ok);
+    ASSERT_EQ(qtest::pack_problem(p, &w), Status::ok);
     for (const OutputStage& o : st.list) {
       const std::vector<uint8_t> want = oracle::expected_output(p, o, 0xA5);
       ASSERT_EQ(want.size(), out_bytes(p, o));
@@ -112,13 +112,12 @@ TEST_P(Threads, EveryThreadCountAndPoolMatchesOracle) {
           opt.parallel_ctx = &pool;
         }
         std::vector<uint8_t> got(want.size() + 64, 0xA5);
-        ASSERT_EQ(qgemm::gemm(p.M, p.a.data(), p.lda, p.za, w, o, got.data(), p.ldc, opt), Status::ok)
-            << qgemm::last_error_message();
+        ASSERT_EQ(qtest::gemm_problem(p, w, o, got.data(), p.ldc, opt), Status::ok) << qgemm::last_error_message();
         for (size_t i = want.size(); i < got.size(); ++i) ASSERT_EQ(got[i], 0xA5) << "write past C";
         got.resize(want.size());
         ASSERT_TRUE(got == want) << "M=" << p.M << " N=" << p.N << " K=" << p.K << " variant " << variant
                                  << " type " << static_cast<int>(o.type);
-        qtest::record_verified(qgemm::active_isa());
+        qtest::record_verified(qgemm::active_isa(), (p.a_signed ? 1 : 0) + (p.b_unsigned ? 2 : 0));
         ++checked;
       }
     }

@@ -52,7 +52,7 @@ TEST_P(WeightFormatHook, KernelOfAnotherFormatIsRefused) {
       "test_other",
       [](size_t nr, size_t kp) { return nr * kp / 2; },
       [](size_t nr, size_t k0) { return nr * k0 / 2; },
-      [](const int8_t*, qgemm::WeightLayout, size_t, size_t, size_t, size_t, size_t, size_t, void*) {}};
+      [](const int8_t*, uint8_t, qgemm::WeightLayout, size_t, size_t, size_t, size_t, size_t, size_t, void*) {}};
   const int64_t K = 8, N = 5;
   std::vector<int8_t> b(static_cast<size_t>(K * N), 1);
   qgemm::PackedWeights* w = nullptr;

@@ -58,6 +58,10 @@ const char* qgemm_last_kernel_name(void);
 qgemm_status qgemm_pack_weights(const int8_t* b, int32_t layout, int64_t K, int64_t N,
                                 int64_t ldb, const int32_t* zb, int32_t zb_per_column,
                                 qgemm_packed_weights** out);
+/* uint8 weights, zero points in [0, 255] (NULL: 0); used with either activation type. */
+qgemm_status qgemm_pack_weights_u8(const uint8_t* b, int32_t layout, int64_t K, int64_t N,
+                                   int64_t ldb, const int32_t* zb, int32_t zb_per_column,
+                                   qgemm_packed_weights** out);
 void qgemm_destroy_packed_weights(qgemm_packed_weights* w);
 size_t qgemm_packed_weights_size(const qgemm_packed_weights* w);
 
@@ -82,6 +86,14 @@ void qgemm_gemm_options_init(qgemm_gemm_options* o); /* 0 threads (default), Ope
 qgemm_status qgemm_gemm_ex(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
                            const qgemm_packed_weights* b, const qgemm_output_stage* out, void* c,
                            int64_t ldc, const qgemm_gemm_options* options);
+
+/* int8 activations, za in [-128, 127]: otherwise as qgemm_gemm / qgemm_gemm_ex. */
+qgemm_status qgemm_gemm_s8(int64_t M, const int8_t* a, int64_t lda, int32_t za,
+                           const qgemm_packed_weights* b, const qgemm_output_stage* out, void* c,
+                           int64_t ldc);
+qgemm_status qgemm_gemm_s8_ex(int64_t M, const int8_t* a, int64_t lda, int32_t za,
+                              const qgemm_packed_weights* b, const qgemm_output_stage* out, void* c,
+                              int64_t ldc, const qgemm_gemm_options* options);
 
 qgemm_status qgemm_quantize_multiplier(double real, int32_t* multiplier, int32_t* shift);
 

@@ -91,6 +91,10 @@ class PackedWeights;
 // On success *out owns a new object; free it with destroy_packed_weights().
 Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, int64_t ldb,
                     const int32_t* zb, bool zb_per_column, PackedWeights** out) noexcept;
+// The same with uint8 weights (gemmlowp-style), zero points in [0, 255]. The packed object is
+// used like any other: gemm() takes it with uint8 or int8 activations.
+Status pack_weights(const uint8_t* b, WeightLayout layout, int64_t K, int64_t N, int64_t ldb,
+                    const int32_t* zb, bool zb_per_column, PackedWeights** out) noexcept;
 void destroy_packed_weights(PackedWeights* w) noexcept;
 // Bytes the packed object holds (panels, column sums, zero points).
 size_t packed_weights_size(const PackedWeights* w) noexcept;
@@ -176,6 +180,11 @@ OutputStage output_f32(float act_scale, const float* weight_scale, bool per_colu
 // Runs with the default GemmOptions (OpenMP, its default thread count).
 Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
             const OutputStage& out, void* c, int64_t ldc) noexcept;
+// The same with int8 activations (LiteRT/TFLite, ONNX QDQ): A is M x K int8, za in [-128, 127],
+// max|A-za| = max(za + 128, 127 - za). Exact and bit-identical across ISAs like the uint8 form
+// (the driver runs it as (A ^ 0x80) with za + 128, README "Operand types").
+Status gemm(int64_t M, const int8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
+            const OutputStage& out, void* c, int64_t ldc) noexcept;
 
 // ---------------------------------------------------------------------------------------
 // Threads. A call is split into independent tasks, each computing whole output tiles over the
@@ -199,8 +208,10 @@ struct GemmOptions {
 };
 constexpr int32_t kMaxThreads = 4096;
 
-// gemm() with explicit threading options.
+// gemm() with explicit threading options (uint8 or int8 activations).
 Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
+            const OutputStage& out, void* c, int64_t ldc, const GemmOptions& options) noexcept;
+Status gemm(int64_t M, const int8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
             const OutputStage& out, void* c, int64_t ldc, const GemmOptions& options) noexcept;
 // True when this build runs its default parallelism with OpenMP.
 bool built_with_openmp() noexcept;
