@@ -1,7 +1,8 @@
 # One step of the consumer tests (tests/CMakeLists.txt adds them as consumer_<STEP>):
-#   install_static       cmake --install of this build (static libqgemm.a) into WORK/prefix-static
+#   install_static       cmake --install of this build into WORK/prefix-static (libqgemm.a)
 #   install_shared       a library-only build with QGEMM_SHARED=ON (no GoogleTest, Google
 #                        Benchmark or oneDNN visible), installed into WORK/prefix-shared
+#                        (in a QGEMM_SHARED build the other way round)
 #   find_package_static  the consumer project (tests/consumer) with find_package(qgemm VERSION
 #   find_package_shared  EXACT CONFIG) against either prefix
 #   pkg_config_static    g++/gcc lines with `pkg-config --static --cflags --libs qgemm`
@@ -13,7 +14,7 @@
 #                        BUILD_SHARED_LIBS=ON
 # Every consumer builds and runs the README's example (its "Using it" C++ block) and checks the
 # line it prints against the one the README states, plus tests/consumer/main.cpp and version.c.
-# Variables: STEP QGEMM_SOURCE BIN WORK CONSUMER VERSION CXX CC NM READELF PKG_CONFIG GIT
+# Variables: STEP QGEMM_SOURCE BIN BIN_SHARED WORK CONSUMER VERSION CXX CC NM READELF PKG_CONFIG GIT
 cmake_minimum_required(VERSION 3.20)
 cmake_host_system_information(RESULT jobs QUERY NUMBER_OF_LOGICAL_CORES)
 set(static_prefix ${WORK}/prefix-static)
@@ -160,27 +161,41 @@ function(pkg_config_consumer prefix static)
   endif()
 endfunction()
 
+function(library_only_build kind shared)  # the library alone, installed into WORK/prefix-KIND
+  set(b ${WORK}/build-${kind})
+  file(REMOVE_RECURSE ${b})
+  # As docs/vendoring.md builds it: no test dependency may be needed.
+  run(${CMAKE_COMMAND} -S ${QGEMM_SOURCE} -B ${b} -DCMAKE_BUILD_TYPE=Release -DQGEMM_SHARED=${shared}
+      -DQGEMM_BUILD_TESTS=OFF -DQGEMM_BUILD_BENCHMARKS=OFF -DQGEMM_BUILD_EXAMPLES=OFF
+      -DQGEMM_WITH_ONEDNN=OFF -DCMAKE_C_COMPILER=${CC} -DCMAKE_CXX_COMPILER=${CXX} ${no_test_packages})
+  run(${CMAKE_COMMAND} --build ${b} -j ${jobs})
+  run(${CMAKE_COMMAND} --install ${b} --prefix ${WORK}/prefix-${kind})
+endfunction()
+
+# Each install is of this build when it is of that kind, else of a library-only build.
 if(STEP STREQUAL "install_static")
   file(REMOVE_RECURSE ${static_prefix})
-  run(${CMAKE_COMMAND} --install ${BIN} --prefix ${static_prefix})
+  if(BIN_SHARED)
+    library_only_build(static OFF)
+  else()
+    run(${CMAKE_COMMAND} --install ${BIN} --prefix ${static_prefix})
+  endif()
   file(GLOB_RECURSE a ${static_prefix}/libqgemm.a)
   file(GLOB_RECURSE so ${static_prefix}/libqgemm.so*)
   if(NOT a OR so)
     message(FATAL_ERROR "expected libqgemm.a and no libqgemm.so in ${static_prefix}: ${a} ${so}")
   endif()
 elseif(STEP STREQUAL "install_shared")
-  set(b ${WORK}/build-shared)
-  file(REMOVE_RECURSE ${b} ${shared_prefix})
-  # The library alone, as docs/vendoring.md builds it: no test dependency may be needed.
-  run(${CMAKE_COMMAND} -S ${QGEMM_SOURCE} -B ${b} -DCMAKE_BUILD_TYPE=Release -DQGEMM_SHARED=ON
-      -DQGEMM_BUILD_TESTS=OFF -DQGEMM_BUILD_BENCHMARKS=OFF -DQGEMM_BUILD_EXAMPLES=OFF
-      -DQGEMM_WITH_ONEDNN=OFF -DCMAKE_C_COMPILER=${CC} -DCMAKE_CXX_COMPILER=${CXX} ${no_test_packages})
-  run(${CMAKE_COMMAND} --build ${b} -j ${jobs})
-  run(${CMAKE_COMMAND} --install ${b} --prefix ${shared_prefix})
-  file(GLOB_RECURSE a ${shared_prefix}/libqgemm.a)
+  file(REMOVE_RECURSE ${shared_prefix})
+  if(BIN_SHARED)
+    run(${CMAKE_COMMAND} --install ${BIN} --prefix ${shared_prefix})
+  else()
+    library_only_build(shared ON)
+  endif()
+  file(GLOB_RECURSE a ${shared_prefix}/libqgemm*.a)
   file(GLOB_RECURSE so ${shared_prefix}/${soname})
   if(a OR NOT so)
-    message(FATAL_ERROR "expected ${soname} and no libqgemm.a in ${shared_prefix}: ${a} ${so}")
+    message(FATAL_ERROR "expected ${soname} and no static library in ${shared_prefix}: ${a} ${so}")
   endif()
   execute_process(COMMAND ${READELF} -d ${so} OUTPUT_VARIABLE d)
   if(NOT d MATCHES "\\(SONAME\\)[^\n]*\\[${soname}\\]")
