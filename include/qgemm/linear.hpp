@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "qgemm/export.h"
 #include "qgemm/qgemm.hpp"
 #include "qgemm/quantize.hpp"
 
@@ -24,7 +25,7 @@ struct DynamicLinearOptions {
   bool reduce_range = true;  // X: 7-bit u8 as PyTorch's fbgemm dynamic Linear does by default
 };
 
-class DynamicLinear {
+class QGEMM_API DynamicLinear {
  public:
   DynamicLinear() = default;
   ~DynamicLinear();
@@ -61,7 +62,7 @@ class DynamicLinear {
 };
 
 // ---------------------------------------------------------------------------------------
-class StaticLinear {
+class QGEMM_API StaticLinear {
  public:
   StaticLinear() = default;
   ~StaticLinear();
@@ -101,7 +102,7 @@ class StaticLinear {
 // Weight-only int8. Activation element types.
 enum class ActType : int32_t { f32 = 0, bf16 = 1, f16 = 2 };
 
-class WeightOnlyLinear {
+class QGEMM_API WeightOnlyLinear {
  public:
   // From float weights: per-channel symmetric s8 (choose_qparams per row, QScheme::symmetric).
   Status init(const float* weight, int64_t out_features, int64_t in_features,
@@ -131,6 +132,6 @@ class WeightOnlyLinear {
 // Which kernels run: set_quant_isa() in quantize.hpp.
 // Name of the kernel the last WeightOnlyLinear::forward on this thread ran, e.g.
 // "w8_linear_f32_1x4__avx2"; "" before any call.
-const char* weight_only_kernel_name() noexcept;
+QGEMM_API const char* weight_only_kernel_name() noexcept;
 
 }  // namespace qgemm

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qgemm/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,34 +42,38 @@ typedef struct qgemm_output_stage {
   float clamp_lo_f32, clamp_hi_f32;      /* f32 output */
 } qgemm_output_stage;
 
-void qgemm_output_stage_init(qgemm_output_stage* o);
+/* Version of the library this program runs with, "MAJOR.MINOR.PATCH"; the version it was
+ * compiled against is QGEMM_VERSION_STRING in qgemm/version.h. */
+QGEMM_API const char* qgemm_version(void);
 
-const char* qgemm_status_name(qgemm_status s);
+QGEMM_API void qgemm_output_stage_init(qgemm_output_stage* o);
+
+QGEMM_API const char* qgemm_status_name(qgemm_status s);
 /* Message of the last failing call on this thread. */
-const char* qgemm_last_error_message(void);
+QGEMM_API const char* qgemm_last_error_message(void);
 
 /* ISAs: "scalar", "avx2", "avx512bw", "avxvnni", "avx512vnni", "amx", "neon", "dotprod", "i8mm". */
-int qgemm_isa_available(const char* name);  /* 1 if this CPU and build can run it */
-const char* qgemm_isa_unavailable_reason(const char* name); /* "" if available, else why */
-const char* qgemm_active_isa(void);           /* the best available one after a bad QGEMM_ISA */
-qgemm_status qgemm_isa_status(void);          /* unsupported_isa while a bad QGEMM_ISA is in force */
-qgemm_status qgemm_set_isa(const char* name); /* bad_argument if unknown, unsupported_isa if not available */
-void qgemm_reset_isa(void);
-const char* qgemm_last_kernel_name(void);
+QGEMM_API int qgemm_isa_available(const char* name);  /* 1 if this CPU and build can run it */
+QGEMM_API const char* qgemm_isa_unavailable_reason(const char* name); /* "" if available, else why */
+QGEMM_API const char* qgemm_active_isa(void);           /* the best available one after a bad QGEMM_ISA */
+QGEMM_API qgemm_status qgemm_isa_status(void);          /* unsupported_isa while a bad QGEMM_ISA is in force */
+QGEMM_API qgemm_status qgemm_set_isa(const char* name); /* bad_argument if unknown, unsupported_isa if not available */
+QGEMM_API void qgemm_reset_isa(void);
+QGEMM_API const char* qgemm_last_kernel_name(void);
 
-qgemm_status qgemm_pack_weights(const int8_t* b, int32_t layout, int64_t K, int64_t N,
-                                int64_t ldb, const int32_t* zb, int32_t zb_per_column,
-                                qgemm_packed_weights** out);
+QGEMM_API qgemm_status qgemm_pack_weights(const int8_t* b, int32_t layout, int64_t K, int64_t N,
+                                          int64_t ldb, const int32_t* zb, int32_t zb_per_column,
+                                          qgemm_packed_weights** out);
 /* uint8 weights, zero points in [0, 255] (NULL: 0); used with either activation type. */
-qgemm_status qgemm_pack_weights_u8(const uint8_t* b, int32_t layout, int64_t K, int64_t N,
-                                   int64_t ldb, const int32_t* zb, int32_t zb_per_column,
-                                   qgemm_packed_weights** out);
-void qgemm_destroy_packed_weights(qgemm_packed_weights* w);
-size_t qgemm_packed_weights_size(const qgemm_packed_weights* w);
+QGEMM_API qgemm_status qgemm_pack_weights_u8(const uint8_t* b, int32_t layout, int64_t K, int64_t N,
+                                             int64_t ldb, const int32_t* zb, int32_t zb_per_column,
+                                             qgemm_packed_weights** out);
+QGEMM_API void qgemm_destroy_packed_weights(qgemm_packed_weights* w);
+QGEMM_API size_t qgemm_packed_weights_size(const qgemm_packed_weights* w);
 
-qgemm_status qgemm_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
-                        const qgemm_packed_weights* b, const qgemm_output_stage* out, void* c,
-                        int64_t ldc);
+QGEMM_API qgemm_status qgemm_gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
+                                  const qgemm_packed_weights* b, const qgemm_output_stage* out, void* c,
+                                  int64_t ldc);
 
 /* Threads (see qgemm::GemmOptions): parallel_for(ctx, n_tasks, task, arg) must call
  * task(arg, i) once for every i in [0, n_tasks) and return when all have returned.
@@ -80,22 +86,22 @@ typedef struct qgemm_gemm_options {
   void* parallel_ctx;
 } qgemm_gemm_options;
 
-void qgemm_gemm_options_init(qgemm_gemm_options* o); /* 0 threads (default), OpenMP */
+QGEMM_API void qgemm_gemm_options_init(qgemm_gemm_options* o); /* 0 threads (default), OpenMP */
 
 /* qgemm_gemm with threading options; options NULL = defaults. */
-qgemm_status qgemm_gemm_ex(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
-                           const qgemm_packed_weights* b, const qgemm_output_stage* out, void* c,
-                           int64_t ldc, const qgemm_gemm_options* options);
+QGEMM_API qgemm_status qgemm_gemm_ex(int64_t M, const uint8_t* a, int64_t lda, int32_t za,
+                                     const qgemm_packed_weights* b, const qgemm_output_stage* out, void* c,
+                                     int64_t ldc, const qgemm_gemm_options* options);
 
 /* int8 activations, za in [-128, 127]: otherwise as qgemm_gemm / qgemm_gemm_ex. */
-qgemm_status qgemm_gemm_s8(int64_t M, const int8_t* a, int64_t lda, int32_t za,
-                           const qgemm_packed_weights* b, const qgemm_output_stage* out, void* c,
-                           int64_t ldc);
-qgemm_status qgemm_gemm_s8_ex(int64_t M, const int8_t* a, int64_t lda, int32_t za,
-                              const qgemm_packed_weights* b, const qgemm_output_stage* out, void* c,
-                              int64_t ldc, const qgemm_gemm_options* options);
+QGEMM_API qgemm_status qgemm_gemm_s8(int64_t M, const int8_t* a, int64_t lda, int32_t za,
+                                     const qgemm_packed_weights* b, const qgemm_output_stage* out, void* c,
+                                     int64_t ldc);
+QGEMM_API qgemm_status qgemm_gemm_s8_ex(int64_t M, const int8_t* a, int64_t lda, int32_t za,
+                                        const qgemm_packed_weights* b, const qgemm_output_stage* out, void* c,
+                                        int64_t ldc, const qgemm_gemm_options* options);
 
-qgemm_status qgemm_quantize_multiplier(double real, int32_t* multiplier, int32_t* shift);
+QGEMM_API qgemm_status qgemm_quantize_multiplier(double real, int32_t* multiplier, int32_t* shift);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "qgemm/export.h"
+
 namespace qgemm {
 
 // ---------------------------------------------------------------------------------------
@@ -27,10 +29,14 @@ enum class Status : int32_t {
   bad_argument = 10,          // anything else (unknown enum value, unknown ISA name, ...)
 };
 
+// Version of the library this program runs with, "MAJOR.MINOR.PATCH" (the C qgemm_version());
+// the version it was compiled against is QGEMM_VERSION_STRING in qgemm/version.h.
+QGEMM_API const char* version() noexcept;
+
 // Short fixed name of a status ("ok", "null_pointer", ...).
-const char* status_name(Status s) noexcept;
+QGEMM_API const char* status_name(Status s) noexcept;
 // Detailed message of the last failing call made on this thread ("" after a success).
-const char* last_error_message() noexcept;
+QGEMM_API const char* last_error_message() noexcept;
 
 // ---------------------------------------------------------------------------------------
 // Instruction sets, one per entry of the ISA registry (include/qgemm/isa_list.def). Dispatch
@@ -48,32 +54,32 @@ constexpr int kIsaCount = 0
     ;
 
 // Lower-case name as accepted by QGEMM_ISA ("scalar", "avx2", ...).
-const char* isa_name(Isa isa) noexcept;
+QGEMM_API const char* isa_name(Isa isa) noexcept;
 // Parses an ISA name; Status::bad_argument for an unknown name.
-Status isa_from_name(const char* name, Isa* out) noexcept;
+QGEMM_API Status isa_from_name(const char* name, Isa* out) noexcept;
 // True when this library was built with kernels for `isa` and this CPU (and OS) can run them.
-bool isa_available(Isa isa) noexcept;
+QGEMM_API bool isa_available(Isa isa) noexcept;
 // Why `isa` is not available here: "" when it is, else a sentence (not built into this
 // library; the CPU features it needs; for amx also which OS grant is missing: the XCR0 tile
 // state, or Linux's per-process permission). set_isa() and QGEMM_ISA report the same reason.
-const char* isa_unavailable_reason(Isa isa) noexcept;
+QGEMM_API const char* isa_unavailable_reason(Isa isa) noexcept;
 // The ISA new calls use now: the best available one, or the one forced by QGEMM_ISA or set_isa().
 // After a QGEMM_ISA that names no available ISA, no ISA is active (every call returns
 // Status::unsupported_isa, see isa_status()) and this returns the best available one, the
 // ISA reset_isa() would select.
-Isa active_isa() noexcept;
+QGEMM_API Isa active_isa() noexcept;
 // Status::ok when an ISA is active; Status::unsupported_isa, with the reason in
 // last_error_message(), while a bad QGEMM_ISA is in force (until set_isa() or reset_isa()).
-Status isa_status() noexcept;
+QGEMM_API Status isa_status() noexcept;
 // Forces every later call (all threads) onto `isa`. Status::bad_argument for a value that is
 // not an Isa enumerator, Status::unsupported_isa for an ISA this build or CPU lacks; the
 // previous choice is then kept. Weights must be packed after the change.
-Status set_isa(Isa isa) noexcept;
+QGEMM_API Status set_isa(Isa isa) noexcept;
 // Back to the best available ISA, ignoring QGEMM_ISA.
-void reset_isa() noexcept;
+QGEMM_API void reset_isa() noexcept;
 // Name of the microkernel the last successful gemm() on this thread ran, e.g.
 // "u8s8_gemm_4x8c4__scalar"; "" before any call, "none" for an empty problem.
-const char* last_kernel_name() noexcept;
+QGEMM_API const char* last_kernel_name() noexcept;
 
 // ---------------------------------------------------------------------------------------
 // Packed weights: int8 B (K x N) repacked once for the active ISA's microkernel, with column
@@ -89,19 +95,19 @@ class PackedWeights;
 // Packs B. zb points to one zero point (zb_per_column = false) or N of them, each in
 // [-128, 127]; zb == nullptr means 0. B may be null only when K*N == 0.
 // On success *out owns a new object; free it with destroy_packed_weights().
-Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, int64_t ldb,
-                    const int32_t* zb, bool zb_per_column, PackedWeights** out) noexcept;
+QGEMM_API Status pack_weights(const int8_t* b, WeightLayout layout, int64_t K, int64_t N, int64_t ldb,
+                              const int32_t* zb, bool zb_per_column, PackedWeights** out) noexcept;
 // The same with uint8 weights (gemmlowp-style), zero points in [0, 255]. The packed object is
 // used like any other: gemm() takes it with uint8 or int8 activations.
-Status pack_weights(const uint8_t* b, WeightLayout layout, int64_t K, int64_t N, int64_t ldb,
-                    const int32_t* zb, bool zb_per_column, PackedWeights** out) noexcept;
-void destroy_packed_weights(PackedWeights* w) noexcept;
+QGEMM_API Status pack_weights(const uint8_t* b, WeightLayout layout, int64_t K, int64_t N, int64_t ldb,
+                              const int32_t* zb, bool zb_per_column, PackedWeights** out) noexcept;
+QGEMM_API void destroy_packed_weights(PackedWeights* w) noexcept;
 // Bytes the packed object holds (panels, column sums, zero points).
-size_t packed_weights_size(const PackedWeights* w) noexcept;
-int64_t packed_weights_k(const PackedWeights* w) noexcept;
-int64_t packed_weights_n(const PackedWeights* w) noexcept;
+QGEMM_API size_t packed_weights_size(const PackedWeights* w) noexcept;
+QGEMM_API int64_t packed_weights_k(const PackedWeights* w) noexcept;
+QGEMM_API int64_t packed_weights_n(const PackedWeights* w) noexcept;
 // ISA the weights were packed for (gemm() needs the same active ISA).
-Isa packed_weights_isa(const PackedWeights* w) noexcept;
+QGEMM_API Isa packed_weights_isa(const PackedWeights* w) noexcept;
 
 // ---------------------------------------------------------------------------------------
 // Output stages. Plain data; fill with the helpers below or by hand.
@@ -155,20 +161,20 @@ struct OutputStage {
 };
 
 // int32 output: C[i][j] = acc[i][j] (+ bias[j]).
-OutputStage output_s32(const int32_t* bias = nullptr) noexcept;
+QGEMM_API OutputStage output_s32(const int32_t* bias = nullptr) noexcept;
 // u8/s8 output with TFLite fixed-point requantization. `type` is OutputType::u8 or ::s8.
-OutputStage output_fixed_point(OutputType type, const int32_t* multiplier, const int32_t* shift,
-                               bool per_column, int32_t zero_point,
-                               const int32_t* bias = nullptr,
-                               Rounding rounding = Rounding::double_rounding) noexcept;
+QGEMM_API OutputStage output_fixed_point(OutputType type, const int32_t* multiplier, const int32_t* shift,
+                                         bool per_column, int32_t zero_point,
+                                         const int32_t* bias = nullptr,
+                                         Rounding rounding = Rounding::double_rounding) noexcept;
 // u8/s8 output with FBGEMM's float multiplier (sa*sb[j])/so. Bias: int32 or float (or none).
-OutputStage output_float_multiplier(OutputType type, float act_scale, const float* weight_scale,
-                                    bool per_column, float out_scale, int32_t zero_point,
-                                    const int32_t* bias_s32 = nullptr,
-                                    const float* bias_f32 = nullptr) noexcept;
+QGEMM_API OutputStage output_float_multiplier(OutputType type, float act_scale, const float* weight_scale,
+                                              bool per_column, float out_scale, int32_t zero_point,
+                                              const int32_t* bias_s32 = nullptr,
+                                              const float* bias_f32 = nullptr) noexcept;
 // f32 output (dequantized): y = fmaf(float(acc), sa*sb[j], bias[j]).
-OutputStage output_f32(float act_scale, const float* weight_scale, bool per_column,
-                       const float* bias = nullptr) noexcept;
+QGEMM_API OutputStage output_f32(float act_scale, const float* weight_scale, bool per_column,
+                                 const float* bias = nullptr) noexcept;
 
 // ---------------------------------------------------------------------------------------
 // C (M x N) = output_stage( (A - za) * (B - zb) + bias ).
@@ -178,13 +184,13 @@ OutputStage output_f32(float act_scale, const float* weight_scale, bool per_colu
 // (the exact worst case over every A, with max|A-za| = max(za, 255-za)) exceeds INT32_MAX
 // for some column j.
 // Runs with the default GemmOptions (OpenMP, its default thread count).
-Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
-            const OutputStage& out, void* c, int64_t ldc) noexcept;
+QGEMM_API Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
+                      const OutputStage& out, void* c, int64_t ldc) noexcept;
 // The same with int8 activations (LiteRT/TFLite, ONNX QDQ): A is M x K int8, za in [-128, 127],
 // max|A-za| = max(za + 128, 127 - za). Exact and bit-identical across ISAs like the uint8 form
 // (the driver runs it as (A ^ 0x80) with za + 128, README "Operand types").
-Status gemm(int64_t M, const int8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
-            const OutputStage& out, void* c, int64_t ldc) noexcept;
+QGEMM_API Status gemm(int64_t M, const int8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
+                      const OutputStage& out, void* c, int64_t ldc) noexcept;
 
 // ---------------------------------------------------------------------------------------
 // Threads. A call is split into independent tasks, each computing whole output tiles over the
@@ -209,24 +215,24 @@ struct GemmOptions {
 constexpr int32_t kMaxThreads = 4096;
 
 // gemm() with explicit threading options (uint8 or int8 activations).
-Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
-            const OutputStage& out, void* c, int64_t ldc, const GemmOptions& options) noexcept;
-Status gemm(int64_t M, const int8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
-            const OutputStage& out, void* c, int64_t ldc, const GemmOptions& options) noexcept;
+QGEMM_API Status gemm(int64_t M, const uint8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
+                      const OutputStage& out, void* c, int64_t ldc, const GemmOptions& options) noexcept;
+QGEMM_API Status gemm(int64_t M, const int8_t* a, int64_t lda, int32_t za, const PackedWeights* b,
+                      const OutputStage& out, void* c, int64_t ldc, const GemmOptions& options) noexcept;
 // True when this build runs its default parallelism with OpenMP.
-bool built_with_openmp() noexcept;
+QGEMM_API bool built_with_openmp() noexcept;
 
 // ---------------------------------------------------------------------------------------
 // Requantization helpers (exactly as TFLite / gemmlowp).
 // TFLite's QuantizeMultiplier: real = multiplier * 2^(shift-31), multiplier in [2^30, 2^31)
 // (or 0). Status::bad_output_params for a negative, NaN or infinite real.
-Status quantize_multiplier(double real, int32_t* multiplier, int32_t* shift) noexcept;
+QGEMM_API Status quantize_multiplier(double real, int32_t* multiplier, int32_t* shift) noexcept;
 // MultiplyByQuantizedMultiplier(x, multiplier, shift) with the given rounding. The result is
 // saturated to int32 (single rounding) and a left shift wraps as TFLite's vector code does.
-int32_t multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift,
-                                         Rounding rounding) noexcept;
+QGEMM_API int32_t multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift,
+                                                   Rounding rounding) noexcept;
 // gemmlowp's SaturatingRoundingDoublingHighMul and RoundingDivideByPOT (0 <= exponent <= 31).
-int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b) noexcept;
-int32_t rounding_divide_by_pot(int32_t x, int32_t exponent) noexcept;
+QGEMM_API int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b) noexcept;
+QGEMM_API int32_t rounding_divide_by_pot(int32_t x, int32_t exponent) noexcept;
 
 }  // namespace qgemm

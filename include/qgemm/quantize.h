@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qgemm/export.h"
 #include "qgemm/qgemm.h"
 
 #ifdef __cplusplus
@@ -18,52 +19,52 @@ enum { QGEMM_QTYPE_U8 = 0, QGEMM_QTYPE_S8 = 1 };
 enum { QGEMM_QSCHEME_AFFINE = 0, QGEMM_QSCHEME_SYMMETRIC = 1 };
 enum { QGEMM_ACT_F32 = 0, QGEMM_ACT_BF16 = 1, QGEMM_ACT_F16 = 2 };
 
-qgemm_status qgemm_choose_qparams(float min, float max, int32_t qtype, int32_t qscheme,
-                                  int32_t reduce_range, float* scale, int32_t* zero_point);
-qgemm_status qgemm_choose_qparams_dynamic(float min, float max, int32_t reduce_range, float* scale,
-                                          int32_t* zero_point);
-qgemm_status qgemm_min_max(const float* x, int64_t n, float* min, float* max);
-qgemm_status qgemm_quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, uint8_t* q);
-qgemm_status qgemm_quantize_s8(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* q);
-qgemm_status qgemm_dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zero_point, float* x);
-qgemm_status qgemm_dequantize_s8(const int8_t* q, int64_t n, float scale, int32_t zero_point, float* x);
-qgemm_status qgemm_choose_qparams_per_channel(const float* x, const int64_t* shape, int32_t ndim,
-                                              int32_t axis, int32_t qtype, int32_t qscheme,
-                                              int32_t reduce_range, float* scales,
-                                              int32_t* zero_points);
-qgemm_status qgemm_quantize_per_channel(const float* x, const int64_t* shape, int32_t ndim, int32_t axis,
-                                        const float* scales, const int32_t* zero_points,
-                                        int32_t qtype, void* q);
-qgemm_status qgemm_max_abs_error(const float* a, const float* b, int64_t n, double* out);
-qgemm_status qgemm_mean_squared_error(const float* a, const float* b, int64_t n, double* out);
+QGEMM_API qgemm_status qgemm_choose_qparams(float min, float max, int32_t qtype, int32_t qscheme,
+                                            int32_t reduce_range, float* scale, int32_t* zero_point);
+QGEMM_API qgemm_status qgemm_choose_qparams_dynamic(float min, float max, int32_t reduce_range, float* scale,
+                                                    int32_t* zero_point);
+QGEMM_API qgemm_status qgemm_min_max(const float* x, int64_t n, float* min, float* max);
+QGEMM_API qgemm_status qgemm_quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, uint8_t* q);
+QGEMM_API qgemm_status qgemm_quantize_s8(const float* x, int64_t n, float scale, int32_t zero_point, int8_t* q);
+QGEMM_API qgemm_status qgemm_dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zero_point, float* x);
+QGEMM_API qgemm_status qgemm_dequantize_s8(const int8_t* q, int64_t n, float scale, int32_t zero_point, float* x);
+QGEMM_API qgemm_status qgemm_choose_qparams_per_channel(const float* x, const int64_t* shape, int32_t ndim,
+                                                        int32_t axis, int32_t qtype, int32_t qscheme,
+                                                        int32_t reduce_range, float* scales,
+                                                        int32_t* zero_points);
+QGEMM_API qgemm_status qgemm_quantize_per_channel(const float* x, const int64_t* shape, int32_t ndim, int32_t axis,
+                                                  const float* scales, const int32_t* zero_points,
+                                                  int32_t qtype, void* q);
+QGEMM_API qgemm_status qgemm_max_abs_error(const float* a, const float* b, int64_t n, double* out);
+QGEMM_API qgemm_status qgemm_mean_squared_error(const float* a, const float* b, int64_t n, double* out);
 
 typedef struct qgemm_dynamic_linear qgemm_dynamic_linear;
 typedef struct qgemm_static_linear qgemm_static_linear;
 typedef struct qgemm_weight_only_linear qgemm_weight_only_linear;
 
-qgemm_status qgemm_dynamic_linear_create(const float* weight, int64_t out_features, int64_t in_features,
-                                         const float* bias, int32_t per_channel, int32_t reduce_range,
-                                         qgemm_dynamic_linear** out);
-qgemm_status qgemm_dynamic_linear_forward(const qgemm_dynamic_linear* l, int64_t M, const float* x,
-                                          int64_t ldx, float* y, int64_t ldy);
-void qgemm_dynamic_linear_destroy(qgemm_dynamic_linear* l);
+QGEMM_API qgemm_status qgemm_dynamic_linear_create(const float* weight, int64_t out_features, int64_t in_features,
+                                                   const float* bias, int32_t per_channel, int32_t reduce_range,
+                                                   qgemm_dynamic_linear** out);
+QGEMM_API qgemm_status qgemm_dynamic_linear_forward(const qgemm_dynamic_linear* l, int64_t M, const float* x,
+                                                    int64_t ldx, float* y, int64_t ldy);
+QGEMM_API void qgemm_dynamic_linear_destroy(qgemm_dynamic_linear* l);
 
-qgemm_status qgemm_static_linear_create(const int8_t* weight_q, int64_t out_features, int64_t in_features,
-                                        const float* weight_scales, const int32_t* weight_zero_points,
-                                        int32_t per_channel, const int32_t* bias_s32, const float* bias_f32,
-                                        float x_scale, int32_t x_zero_point, float y_scale,
-                                        int32_t y_zero_point, int32_t clamp_lo, int32_t clamp_hi,
-                                        qgemm_static_linear** out);
-qgemm_status qgemm_static_linear_forward(const qgemm_static_linear* l, int64_t M, const uint8_t* x,
-                                         int64_t ldx, uint8_t* y, int64_t ldy);
-void qgemm_static_linear_destroy(qgemm_static_linear* l);
+QGEMM_API qgemm_status qgemm_static_linear_create(const int8_t* weight_q, int64_t out_features, int64_t in_features,
+                                                  const float* weight_scales, const int32_t* weight_zero_points,
+                                                  int32_t per_channel, const int32_t* bias_s32, const float* bias_f32,
+                                                  float x_scale, int32_t x_zero_point, float y_scale,
+                                                  int32_t y_zero_point, int32_t clamp_lo, int32_t clamp_hi,
+                                                  qgemm_static_linear** out);
+QGEMM_API qgemm_status qgemm_static_linear_forward(const qgemm_static_linear* l, int64_t M, const uint8_t* x,
+                                                   int64_t ldx, uint8_t* y, int64_t ldy);
+QGEMM_API void qgemm_static_linear_destroy(qgemm_static_linear* l);
 
-qgemm_status qgemm_weight_only_linear_create(const float* weight, int64_t out_features, int64_t in_features,
-                                             const float* bias, qgemm_weight_only_linear** out);
+QGEMM_API qgemm_status qgemm_weight_only_linear_create(const float* weight, int64_t out_features, int64_t in_features,
+                                                       const float* bias, qgemm_weight_only_linear** out);
 /* x: float (QGEMM_ACT_F32) or uint16_t bit patterns (QGEMM_ACT_BF16, QGEMM_ACT_F16). */
-qgemm_status qgemm_weight_only_linear_forward(const qgemm_weight_only_linear* l, int64_t M, int32_t act_type,
-                                              const void* x, int64_t ldx, float* y, int64_t ldy);
-void qgemm_weight_only_linear_destroy(qgemm_weight_only_linear* l);
+QGEMM_API qgemm_status qgemm_weight_only_linear_forward(const qgemm_weight_only_linear* l, int64_t M, int32_t act_type,
+                                                        const void* x, int64_t ldx, float* y, int64_t ldy);
+QGEMM_API void qgemm_weight_only_linear_destroy(qgemm_weight_only_linear* l);
 
 #ifdef __cplusplus
 }

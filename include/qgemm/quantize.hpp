@@ -15,6 +15,7 @@
 
 #include <cstdint>
 
+#include "qgemm/export.h"
 #include "qgemm/qgemm.hpp"
 
 namespace qgemm {
@@ -34,56 +35,56 @@ constexpr float kQuantEps = 1.1920928955078125e-07f;
 
 // Integer range of `type`: [0,255] / [-128,127], or the 7-bit [0,127] / [-64,63] with
 // reduce_range (PyTorch's reduce_range, used on CPUs whose u8*s8 pair sum can saturate).
-void quant_range(QType type, bool reduce_range, int32_t* qmin, int32_t* qmax) noexcept;
+QGEMM_API void quant_range(QType type, bool reduce_range, int32_t* qmin, int32_t* qmax) noexcept;
 
 // PyTorch observer parameters (MinMaxObserver / PerChannelMinMaxObserver) from a min and max.
 // Status::bad_argument when min > max or either is NaN or infinite.
-Status choose_qparams(float min, float max, QType type, QScheme scheme, bool reduce_range,
-                      QParams* out) noexcept;
+QGEMM_API Status choose_qparams(float min, float max, QType type, QScheme scheme, bool reduce_range,
+                                QParams* out) noexcept;
 
 // PyTorch's dynamic-quantization choice for activations (ATen quant_utils /
 // fbgemm ChooseQuantizationParams, what quantized::linear_dynamic uses): u8, range extended
 // to include 0, scale computed in double then stored as float, 0.1 for a zero range, a
 // minimum scale of 6.1e-5 with the range stretched, zero point from the better-conditioned
 // end, rounded half to even. Status::bad_argument when min > max or not finite.
-Status choose_qparams_dynamic(float min, float max, bool reduce_range, QParams* out) noexcept;
+QGEMM_API Status choose_qparams_dynamic(float min, float max, bool reduce_range, QParams* out) noexcept;
 
 // Minimum and maximum of n floats (n >= 1; NaN elements are ignored; all NaN -> bad_argument).
-Status min_max(const float* x, int64_t n, float* min, float* max) noexcept;
+QGEMM_API Status min_max(const float* x, int64_t n, float* min, float* max) noexcept;
 
 // Observer parameters for a whole tensor: choose_qparams(min_max(x)).
-Status choose_qparams_tensor(const float* x, int64_t n, QType type, QScheme scheme,
-                             bool reduce_range, QParams* out) noexcept;
+QGEMM_API Status choose_qparams_tensor(const float* x, int64_t n, QType type, QScheme scheme,
+                                       bool reduce_range, QParams* out) noexcept;
 
 // Per-channel parameters along `axis` of a dense row-major tensor of `ndim` dimensions
 // (1 <= ndim <= 8, every dimension >= 1). scales and zero_points receive shape[axis] values.
-Status choose_qparams_per_channel(const float* x, const int64_t* shape, int ndim, int axis,
-                                  QType type, QScheme scheme, bool reduce_range, float* scales,
-                                  int32_t* zero_points) noexcept;
+QGEMM_API Status choose_qparams_per_channel(const float* x, const int64_t* shape, int ndim, int axis,
+                                            QType type, QScheme scheme, bool reduce_range, float* scales,
+                                            int32_t* zero_points) noexcept;
 
 // q = clamp(zp + nearbyint(x * (1.0f / scale)), type range). NaN quantizes to zp. Needs a
 // finite scale > 0 and a zero point inside the type's range.
-Status quantize(const float* x, int64_t n, QParams p, uint8_t* q) noexcept;
-Status quantize(const float* x, int64_t n, QParams p, int8_t* q) noexcept;
+QGEMM_API Status quantize(const float* x, int64_t n, QParams p, uint8_t* q) noexcept;
+QGEMM_API Status quantize(const float* x, int64_t n, QParams p, int8_t* q) noexcept;
 // x = float(q - zp) * scale.
-Status dequantize(const uint8_t* q, int64_t n, QParams p, float* x) noexcept;
-Status dequantize(const int8_t* q, int64_t n, QParams p, float* x) noexcept;
+QGEMM_API Status dequantize(const uint8_t* q, int64_t n, QParams p, float* x) noexcept;
+QGEMM_API Status dequantize(const int8_t* q, int64_t n, QParams p, float* x) noexcept;
 
 // Per channel along `axis` (shape as for choose_qparams_per_channel).
-Status quantize_per_channel(const float* x, const int64_t* shape, int ndim, int axis,
-                            const float* scales, const int32_t* zero_points, QType type,
-                            void* q) noexcept;
-Status dequantize_per_channel(const void* q, QType type, const int64_t* shape, int ndim,
-                              int axis, const float* scales, const int32_t* zero_points,
-                              float* x) noexcept;
+QGEMM_API Status quantize_per_channel(const float* x, const int64_t* shape, int ndim, int axis,
+                                      const float* scales, const int32_t* zero_points, QType type,
+                                      void* q) noexcept;
+QGEMM_API Status dequantize_per_channel(const void* q, QType type, const int64_t* shape, int ndim,
+                                        int axis, const float* scales, const int32_t* zero_points,
+                                        float* x) noexcept;
 
 // Error measures between two float arrays (accumulated in double): max |a-b| and
 // mean((a-b)^2). n >= 1.
-Status max_abs_error(const float* a, const float* b, int64_t n, double* out) noexcept;
-Status mean_squared_error(const float* a, const float* b, int64_t n, double* out) noexcept;
+QGEMM_API Status max_abs_error(const float* a, const float* b, int64_t n, double* out) noexcept;
+QGEMM_API Status mean_squared_error(const float* a, const float* b, int64_t n, double* out) noexcept;
 // Round-trip error of quantizing x with p: both measures at once (either pointer may be null).
-Status quantization_error(const float* x, int64_t n, QParams p, QType type, double* max_abs,
-                          double* mse) noexcept;
+QGEMM_API Status quantization_error(const float* x, int64_t n, QParams p, QType type, double* max_abs,
+                                    double* mse) noexcept;
 
 // The quantization layer's kernels (quantize, min/max, weight-only linear) have their own
 // small dispatch: the best the CPU runs (Isa::avx2 = AVX2+FMA+F16C on x86-64, Isa::neon on
@@ -91,14 +92,14 @@ Status quantization_error(const float* x, int64_t n, QParams p, QType type, doub
 // set_quant_isa(). Isa::scalar is always accepted; Status::unsupported_isa for one this CPU or
 // build lacks. quantize gives the same bits on every ISA; weight-only linear results differ in
 // the last bits (see linear.hpp).
-Status set_quant_isa(Isa isa) noexcept;
-void reset_quant_isa() noexcept;
-Isa quant_isa() noexcept;
+QGEMM_API Status set_quant_isa(Isa isa) noexcept;
+QGEMM_API void reset_quant_isa() noexcept;
+QGEMM_API Isa quant_isa() noexcept;
 
 // 16-bit float conversions used by the weight-only layers (round to nearest even; NaN kept).
-uint16_t float_to_bf16(float x) noexcept;
-float bf16_to_float(uint16_t h) noexcept;
-uint16_t float_to_f16(float x) noexcept;
-float f16_to_float(uint16_t h) noexcept;
+QGEMM_API uint16_t float_to_bf16(float x) noexcept;
+QGEMM_API float bf16_to_float(uint16_t h) noexcept;
+QGEMM_API uint16_t float_to_f16(float x) noexcept;
+QGEMM_API float f16_to_float(uint16_t h) noexcept;
 
 }  // namespace qgemm
