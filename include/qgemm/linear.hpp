@@ -38,17 +38,27 @@ class QGEMM_API DynamicLinear {
   // (per tensor or per row), packs it. bias: out floats or null.
   Status init(const float* weight, int64_t out_features, int64_t in_features, const float* bias,
               const DynamicLinearOptions& opt = {}) noexcept;
+  // From s8 weights [out][in] as they are (no requantization: a PyTorch quantized Linear's
+  // int_repr()), with scale(s) and optional zero point(s) (null: 0), one value or `out` values
+  // (opt.per_channel). bias: out floats or null.
+  Status init_quantized(const int8_t* weight_q, int64_t out_features, int64_t in_features,
+                        const float* scales, const int32_t* zero_points, const float* bias,
+                        const DynamicLinearOptions& opt = {}) noexcept;
   // Y[M][out] = dequantized GEMM of quantize_u8(X) and the weights, float bias added:
   //   p = choose_qparams_dynamic(min(X), max(X), reduce_range); xq = quantize(X, p)
   //   Y = gemm(xq, za = p.zero_point, W, output_f32(p.scale, w_scales, per_channel, bias))
   // x: M x in (ldx >= in), y: M x out (ldy >= out). *x_params (optional) receives p.
   Status forward(int64_t M, const float* x, int64_t ldx, float* y, int64_t ldy,
                  QParams* x_params = nullptr) const noexcept;
+  // The same with threading options for the GEMM (GemmOptions::num_threads, a caller's pool).
+  Status forward(int64_t M, const float* x, int64_t ldx, float* y, int64_t ldy,
+                 const GemmOptions& gemm_options, QParams* x_params = nullptr) const noexcept;
 
   int64_t in_features() const noexcept { return in_; }
   int64_t out_features() const noexcept { return out_; }
   const std::vector<int8_t>& weight_q() const noexcept { return wq_; }       // [out][in]
   const std::vector<float>& weight_scales() const noexcept { return ws_; }   // 1 or out
+  const std::vector<int32_t>& weight_zero_points() const noexcept { return wzp_; }  // as scales
   const std::vector<float>& bias() const noexcept { return bias_; }          // empty or out
   const PackedWeights* packed() const noexcept { return packed_; }
   const DynamicLinearOptions& options() const noexcept { return opt_; }
@@ -58,6 +68,7 @@ class QGEMM_API DynamicLinear {
   DynamicLinearOptions opt_;
   std::vector<int8_t> wq_;
   std::vector<float> ws_, bias_;
+  std::vector<int32_t> wzp_;
   PackedWeights* packed_ = nullptr;
 };
 
@@ -82,11 +93,25 @@ class QGEMM_API StaticLinear {
   // y[i][j] = clamp(nearbyint((float(acc) + bias_f32[j]/(sx*sw[j])) * ((sx*sw[j])/sy)) + zy)
   // with every product and quotient in float32 (fbgemm's requantize_u8acc32_ref).
   Status forward(int64_t M, const uint8_t* x, int64_t ldx, uint8_t* y, int64_t ldy) const noexcept;
+  // The same with threading options for the GEMM.
+  Status forward(int64_t M, const uint8_t* x, int64_t ldx, uint8_t* y, int64_t ldy,
+                 const GemmOptions& gemm_options) const noexcept;
 
   int64_t in_features() const noexcept { return in_; }
   int64_t out_features() const noexcept { return out_; }
   const PackedWeights* packed() const noexcept { return packed_; }
   OutputStage output_stage() const noexcept;
+  // What init() was given, kept so that the layer can be saved and built again.
+  bool per_channel() const noexcept { return per_channel_; }
+  const std::vector<int8_t>& weight_q() const noexcept { return wq_; }              // [out][in]
+  const std::vector<float>& weight_scales() const noexcept { return ws_; }          // 1 or out
+  const std::vector<int32_t>& weight_zero_points() const noexcept { return wzp_; }  // as scales
+  const std::vector<int32_t>& bias_s32() const noexcept { return bias_s32_; }       // empty or out
+  const std::vector<float>& bias_f32() const noexcept { return bias_f32_; }         // empty or out
+  QParams x_params() const noexcept { return x_; }
+  QParams y_params() const noexcept { return y_; }
+  int32_t clamp_lo() const noexcept { return lo_; }
+  int32_t clamp_hi() const noexcept { return hi_; }
 
  private:
   int64_t in_ = 0, out_ = 0;
@@ -95,6 +120,8 @@ class QGEMM_API StaticLinear {
   int32_t lo_ = 0, hi_ = 255;
   std::vector<float> ws_, bias_f32_;
   std::vector<int32_t> bias_s32_;
+  std::vector<int8_t> wq_;
+  std::vector<int32_t> wzp_;
   PackedWeights* packed_ = nullptr;
 };
 

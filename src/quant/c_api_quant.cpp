@@ -1,6 +1,7 @@
 // The C API of the quantization utilities and layers (include/qgemm/quantize.h): conversions
 // to the C++ API and nothing else.
 #include <new>
+#include <vector>
 
 #include "errors.hpp"
 #include "qgemm/linear.hpp"
@@ -33,6 +34,19 @@ qgemm_status create(Handle** out, Init init) {
   }
   *out = h;
   return 0;
+}
+GemmOptions gemm_options(const qgemm_gemm_options* o) {
+  GemmOptions g;
+  if (o) {
+    g.num_threads = o->num_threads;
+    g.parallel_for = o->parallel_for;  // same signature as ParallelForFn
+    g.parallel_ctx = o->parallel_ctx;
+  }
+  return g;
+}
+template <typename T>
+const T* data_or_null(const std::vector<T>& v) {
+  return v.empty() ? nullptr : v.data();
 }
 }  // namespace
 
@@ -127,5 +141,93 @@ qgemm_status qgemm_weight_only_linear_forward(const qgemm_weight_only_linear* l,
   return c_status(l->layer.forward(M, static_cast<ActType>(act_type), x, ldx, y, ldy));
 }
 void qgemm_weight_only_linear_destroy(qgemm_weight_only_linear* l) { delete l; }
+
+qgemm_status qgemm_dynamic_linear_create_quantized(const int8_t* weight_q, int64_t out_features, int64_t in_features,
+                                                   const float* scales, const int32_t* zero_points,
+                                                   int32_t per_channel, const float* bias, int32_t reduce_range,
+                                                   qgemm_dynamic_linear** out) {
+  DynamicLinearOptions opt;
+  opt.per_channel = per_channel != 0;
+  opt.reduce_range = reduce_range != 0;
+  return create(out, [&](DynamicLinear& l) {
+    return l.init_quantized(weight_q, out_features, in_features, scales, zero_points, bias, opt);
+  });
+}
+qgemm_status qgemm_weight_only_linear_create_quantized(const int8_t* weight_q, const float* scales,
+                                                       int64_t out_features, int64_t in_features, const float* bias,
+                                                       qgemm_weight_only_linear** out) {
+  return create(out, [&](WeightOnlyLinear& l) {
+    return l.init_quantized(weight_q, scales, out_features, in_features, bias);
+  });
+}
+
+qgemm_status qgemm_dynamic_linear_forward_ex(const qgemm_dynamic_linear* l, int64_t M, const float* x, int64_t ldx,
+                                             float* y, int64_t ldy, const qgemm_gemm_options* options,
+                                             float* x_scale, int32_t* x_zero_point) {
+  if (!l) return c_status(detail::fail(Status::null_pointer, "qgemm_dynamic_linear_forward_ex: null layer"));
+  QParams p;
+  const Status s = l->layer.forward(M, x, ldx, y, ldy, gemm_options(options), &p);
+  if (s == Status::ok) {
+    if (x_scale) *x_scale = p.scale;
+    if (x_zero_point) *x_zero_point = p.zero_point;
+  }
+  return c_status(s);
+}
+qgemm_status qgemm_static_linear_forward_ex(const qgemm_static_linear* l, int64_t M, const uint8_t* x, int64_t ldx,
+                                            uint8_t* y, int64_t ldy, const qgemm_gemm_options* options) {
+  if (!l) return c_status(detail::fail(Status::null_pointer, "qgemm_static_linear_forward_ex: null layer"));
+  return c_status(l->layer.forward(M, x, ldx, y, ldy, gemm_options(options)));
+}
+
+qgemm_status qgemm_dynamic_linear_info(const qgemm_dynamic_linear* l, qgemm_linear_info* info) {
+  if (!l || !info) return c_status(detail::fail(Status::null_pointer, "qgemm_dynamic_linear_info: null argument"));
+  const DynamicLinear& d = l->layer;
+  qgemm_linear_info r{};
+  r.out_features = d.out_features();
+  r.in_features = d.in_features();
+  r.per_channel = d.options().per_channel;
+  r.reduce_range = d.options().reduce_range;
+  r.weight_q = data_or_null(d.weight_q());
+  r.weight_scales = data_or_null(d.weight_scales());
+  r.weight_zero_points = data_or_null(d.weight_zero_points());
+  r.bias_f32 = data_or_null(d.bias());
+  *info = r;
+  return c_status(detail::succeed());
+}
+qgemm_status qgemm_static_linear_info(const qgemm_static_linear* l, qgemm_linear_info* info) {
+  if (!l || !info) return c_status(detail::fail(Status::null_pointer, "qgemm_static_linear_info: null argument"));
+  const StaticLinear& s = l->layer;
+  qgemm_linear_info r{};
+  r.out_features = s.out_features();
+  r.in_features = s.in_features();
+  r.per_channel = s.per_channel();
+  r.weight_q = data_or_null(s.weight_q());
+  r.weight_scales = data_or_null(s.weight_scales());
+  r.weight_zero_points = data_or_null(s.weight_zero_points());
+  r.bias_f32 = data_or_null(s.bias_f32());
+  r.bias_s32 = data_or_null(s.bias_s32());
+  r.x_scale = s.x_params().scale;
+  r.x_zero_point = s.x_params().zero_point;
+  r.y_scale = s.y_params().scale;
+  r.y_zero_point = s.y_params().zero_point;
+  r.clamp_lo = s.clamp_lo();
+  r.clamp_hi = s.clamp_hi();
+  *info = r;
+  return c_status(detail::succeed());
+}
+qgemm_status qgemm_weight_only_linear_info(const qgemm_weight_only_linear* l, qgemm_linear_info* info) {
+  if (!l || !info)
+    return c_status(detail::fail(Status::null_pointer, "qgemm_weight_only_linear_info: null argument"));
+  const WeightOnlyLinear& w = l->layer;
+  qgemm_linear_info r{};
+  r.out_features = w.out_features();
+  r.in_features = w.in_features();
+  r.per_channel = 1;
+  r.weight_q = data_or_null(w.weight_q());
+  r.weight_scales = data_or_null(w.weight_scales());
+  r.bias_f32 = data_or_null(w.bias());
+  *info = r;
+  return c_status(detail::succeed());
+}
 
 }  // extern "C"

@@ -33,6 +33,7 @@ DynamicLinear& DynamicLinear::operator=(DynamicLinear&& o) noexcept {
     wq_ = std::move(o.wq_);
     ws_ = std::move(o.ws_);
     bias_ = std::move(o.bias_);
+    wzp_ = std::move(o.wzp_);
     packed_ = o.packed_;
     o.packed_ = nullptr;
     o.in_ = o.out_ = 0;
@@ -45,13 +46,12 @@ Status DynamicLinear::init(const float* weight, int64_t out, int64_t in, const f
   if (out < 1 || in < 1) return fail(Status::negative_dimension, "DynamicLinear: features must be >= 1");
   if (!weight) return fail(Status::null_pointer, "DynamicLinear: null weights");
   std::vector<int8_t> q;
-  std::vector<float> s, b;
+  std::vector<float> s;
   std::vector<int32_t> zp;
   try {
     q.resize(static_cast<size_t>(out) * static_cast<size_t>(in));
     s.resize(opt.per_channel ? out : 1);
     zp.resize(s.size());
-    if (bias) b.assign(bias, bias + out);
   } catch (const std::bad_alloc&) {
     return fail(Status::out_of_memory, "DynamicLinear: out of memory");
   }
@@ -72,8 +72,41 @@ Status DynamicLinear::init(const float* weight, int64_t out, int64_t in, const f
     s[0] = p.scale;
     if (Status st = quantize(weight, out * in, p, q.data()); st != Status::ok) return st;
   }
+  return init_quantized(q.data(), out, in, s.data(), nullptr, bias, opt);
+}
+
+Status DynamicLinear::init_quantized(const int8_t* weight_q, int64_t out, int64_t in, const float* scales,
+                                     const int32_t* zero_points, const float* bias,
+                                     const DynamicLinearOptions& opt) noexcept {
+  if (out < 1 || in < 1) return fail(Status::negative_dimension, "DynamicLinear: features must be >= 1");
+  if (!weight_q || !scales) return fail(Status::null_pointer, "DynamicLinear: null weights or scales");
+  if (static_cast<uint64_t>(out) * static_cast<uint64_t>(in) > (uint64_t{1} << 40))
+    return fail(Status::bad_argument, "DynamicLinear: too large");
+  const size_t nc = opt.per_channel ? static_cast<size_t>(out) : 1;
+  for (size_t j = 0; j < nc; ++j)
+    if (!(scales[j] > 0.0f) || !std::isfinite(scales[j]))
+      return fail(Status::bad_output_params, "DynamicLinear: weight scale %zu must be finite and > 0", j);
+  std::vector<int8_t> q;
+  std::vector<float> s, b;
+  std::vector<int32_t> zp;
+  try {
+    q.assign(weight_q, weight_q + static_cast<size_t>(out) * static_cast<size_t>(in));
+    s.assign(scales, scales + nc);
+    if (zero_points)
+      zp.assign(zero_points, zero_points + nc);
+    else
+      zp.assign(nc, 0);
+    if (bias) b.assign(bias, bias + out);
+  } catch (const std::bad_alloc&) {
+    return fail(Status::out_of_memory, "DynamicLinear: out of memory");
+  }
+  // All-zero zero points (symmetric weights, PyTorch's default) pack as "none", the same
+  // packed object init() made before zero points were accepted.
+  const bool any_zp = std::any_of(zp.begin(), zp.end(), [](int32_t z) { return z != 0; });
   PackedWeights* pw = nullptr;
-  if (Status st = pack_weights(q.data(), WeightLayout::nk, in, out, in, nullptr, false, &pw); st != Status::ok)
+  if (Status st = pack_weights(q.data(), WeightLayout::nk, in, out, in, any_zp ? zp.data() : nullptr,
+                               any_zp && opt.per_channel, &pw);
+      st != Status::ok)
     return st;
   destroy_packed_weights(packed_);
   packed_ = pw;
@@ -82,12 +115,18 @@ Status DynamicLinear::init(const float* weight, int64_t out, int64_t in, const f
   opt_ = opt;
   wq_ = std::move(q);
   ws_ = std::move(s);
+  wzp_ = std::move(zp);
   bias_ = std::move(b);
   return succeed();
 }
 
 Status DynamicLinear::forward(int64_t M, const float* x, int64_t ldx, float* y, int64_t ldy,
                               QParams* x_params) const noexcept {
+  return forward(M, x, ldx, y, ldy, GemmOptions{}, x_params);
+}
+
+Status DynamicLinear::forward(int64_t M, const float* x, int64_t ldx, float* y, int64_t ldy,
+                              const GemmOptions& gemm_options, QParams* x_params) const noexcept {
   if (!packed_) return fail(Status::bad_argument, "DynamicLinear::forward: not initialised");
   if (M < 0) return fail(Status::negative_dimension, "DynamicLinear::forward: M < 0");
   if (ldx < in_ || ldy < out_) return fail(Status::bad_leading_dimension, "DynamicLinear::forward: ldx < in or ldy < out");
@@ -113,7 +152,8 @@ Status DynamicLinear::forward(int64_t M, const float* x, int64_t ldx, float* y, 
   for (int64_t i = 0; i < M; ++i)
     if (Status st = quantize(x + i * ldx, in_, p, g_xq.data() + i * in_); st != Status::ok) return st;
   const OutputStage os = output_f32(p.scale, ws_.data(), opt_.per_channel, bias_.empty() ? nullptr : bias_.data());
-  if (Status st = gemm(M, g_xq.data(), in_, p.zero_point, packed_, os, y, ldy); st != Status::ok) return st;
+  if (Status st = gemm(M, g_xq.data(), in_, p.zero_point, packed_, os, y, ldy, gemm_options); st != Status::ok)
+    return st;
   if (x_params) *x_params = p;
   return succeed();
 }
@@ -136,6 +176,8 @@ StaticLinear& StaticLinear::operator=(StaticLinear&& o) noexcept {
     ws_ = std::move(o.ws_);
     bias_f32_ = std::move(o.bias_f32_);
     bias_s32_ = std::move(o.bias_s32_);
+    wq_ = std::move(o.wq_);
+    wzp_ = std::move(o.wzp_);
     packed_ = o.packed_;
     o.packed_ = nullptr;
     o.in_ = o.out_ = 0;
@@ -160,10 +202,18 @@ Status StaticLinear::init(const int8_t* weight_q, int64_t out, int64_t in, const
   for (size_t j = 0; j < nc; ++j)
     if (!(weight_scales[j] > 0.0f) || !std::isfinite(weight_scales[j]))
       return fail(Status::bad_output_params, "StaticLinear: weight scale %zu must be finite and > 0", j);
+  if (static_cast<uint64_t>(out) * static_cast<uint64_t>(in) > (uint64_t{1} << 40))
+    return fail(Status::bad_argument, "StaticLinear: too large");
   std::vector<float> ws, bf;
-  std::vector<int32_t> bs;
+  std::vector<int32_t> bs, zp;
+  std::vector<int8_t> q;
   try {
     ws.assign(weight_scales, weight_scales + nc);
+    q.assign(weight_q, weight_q + static_cast<size_t>(out) * static_cast<size_t>(in));
+    if (weight_zero_points)
+      zp.assign(weight_zero_points, weight_zero_points + nc);
+    else
+      zp.assign(nc, 0);
     if (bias_f32) bf.assign(bias_f32, bias_f32 + out);
     if (bias_s32) bs.assign(bias_s32, bias_s32 + out);
   } catch (const std::bad_alloc&) {
@@ -186,6 +236,8 @@ Status StaticLinear::init(const int8_t* weight_q, int64_t out, int64_t in, const
   ws_ = std::move(ws);
   bias_f32_ = std::move(bf);
   bias_s32_ = std::move(bs);
+  wq_ = std::move(q);
+  wzp_ = std::move(zp);
   return succeed();
 }
 
@@ -199,8 +251,13 @@ OutputStage StaticLinear::output_stage() const noexcept {
 }
 
 Status StaticLinear::forward(int64_t M, const uint8_t* x, int64_t ldx, uint8_t* y, int64_t ldy) const noexcept {
+  return forward(M, x, ldx, y, ldy, GemmOptions{});
+}
+
+Status StaticLinear::forward(int64_t M, const uint8_t* x, int64_t ldx, uint8_t* y, int64_t ldy,
+                             const GemmOptions& gemm_options) const noexcept {
   if (!packed_) return fail(Status::bad_argument, "StaticLinear::forward: not initialised");
-  return gemm(M, x, ldx, x_.zero_point, packed_, output_stage(), y, ldy);
+  return gemm(M, x, ldx, x_.zero_point, packed_, output_stage(), y, ldy, gemm_options);
 }
 
 }  // namespace qgemm
