@@ -12,6 +12,9 @@
 //   xs/<M>x<N>x<K>      qgemm with itself: "exact" = the exact/ data, "safe" = the safe/ data, same
 //                       weights; here ratio = safe time / exact time = exact GOPS / safe GOPS, the
 //                       cost of full-range activations (issue 18)
+//   signs/<ab>/<M>x<N>x<K>  qgemm with itself: ab = s8s8, u8u8 or s8u8 (A type, B type) against
+//                       u8s8, the core, on the same bytes (full range); ratio = u8s8 time / ab
+//                       time = ab GOPS / u8s8 GOPS (issue 27: >= 0.97)
 //   dyn/<M>x<N>x<K>     qgemm with itself: "gemm" = the bare s32 GEMM on already quantized X,
 //                       "layer" = DynamicLinear::forward (quantize X + GEMM + float output);
 //                       here ratio = layer time / gemm time, and ratio - 1 the layer's overhead
@@ -168,6 +171,39 @@ void xs_case(int64_t M, int64_t N, int64_t K, int rounds) {
   qgemm::destroy_packed_weights(w);
 }
 
+// One sign combination against u8 x s8 on the same bytes: A full range, B full range.
+void signs_case(const std::string& ab, int64_t M, int64_t N, int64_t K, int rounds) {
+  std::mt19937 rng(27);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::vector<uint8_t> a(static_cast<size_t>(M * K));
+  std::vector<int8_t> b(static_cast<size_t>(K * N));
+  for (auto& v : a) v = static_cast<uint8_t>(byte(rng));
+  for (auto& v : b) v = static_cast<int8_t>(byte(rng));
+  const bool a_s8 = ab[0] == 's', b_u8 = ab[2] == 'u';
+  AlignedC c0(static_cast<size_t>(M * N)), c1(static_cast<size_t>(M * N));
+  qgemm::PackedWeights *w0 = nullptr, *w1 = nullptr;
+  const int32_t zb_u8 = 128;
+  if (qgemm::pack_weights(b.data(), qgemm::WeightLayout::kn, K, N, N, nullptr, false, &w0) != qgemm::Status::ok ||
+      (b_u8 ? qgemm::pack_weights(reinterpret_cast<const uint8_t*>(b.data()), qgemm::WeightLayout::kn, K, N, N, &zb_u8,
+                                  false, &w1)
+            : qgemm::pack_weights(b.data(), qgemm::WeightLayout::kn, K, N, N, nullptr, false, &w1)) != qgemm::Status::ok) {
+    std::printf("signs: pack_weights failed: %s\n", qgemm::last_error_message());
+    return;
+  }
+  const auto* as = reinterpret_cast<const int8_t*>(a.data());
+  report("signs/" + ab + "/" + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K), 2.0 * M * N * K,
+         rounds,
+         {[&] {
+           if (a_s8)
+             qgemm::gemm(M, as, K, 0, w1, qgemm::output_s32(), c1.data(), N);
+           else
+             qgemm::gemm(M, a.data(), K, 128, w1, qgemm::output_s32(), c1.data(), N);
+         }},
+         {[&] { qgemm::gemm(M, a.data(), K, 128, w0, qgemm::output_s32(), c0.data(), N); }}, ab.c_str(), " u8s8");
+  qgemm::destroy_packed_weights(w0);
+  qgemm::destroy_packed_weights(w1);
+}
+
 void w8a32_case(int64_t N, int64_t K, int rounds) {
   std::mt19937 rng(7);
   std::normal_distribution<float> d(0.0f, 1.0f);
@@ -253,6 +289,14 @@ int main(int argc, char** argv) {
   const int64_t w8[][2] = {{768, 768}, {3072, 768}, {768, 3072}, {4096, 4096}};
   for (const auto& s : w8)
     if (want("w8a32/1x" + std::to_string(s[0]) + "x" + std::to_string(s[1]))) w8a32_case(s[0], s[1], rounds);
+  const int64_t signs[][3] = {{1, 768, 768},   {8, 768, 768},   {32, 768, 768},  {128, 768, 768}, {1, 4096, 4096},
+                              {8, 4096, 4096}, {128, 4096, 4096}, {1, 3072, 768}, {128, 768, 3072}};
+  for (const char* ab : {"s8s8", "u8u8", "s8u8"})
+    for (const auto& s : signs) {
+      const std::string name = std::string("signs/") + ab + "/" + std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" +
+                               std::to_string(s[2]);
+      if (want(name)) signs_case(ab, s[0], s[1], s[2], rounds);
+    }
   const int64_t dyn[][3] = {{8, 768, 768}, {32, 768, 768}, {128, 768, 768}, {8, 3072, 768}, {32, 768, 3072}};
   for (const auto& s : dyn) {
     const std::string name = "dyn/" + std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" + std::to_string(s[2]);

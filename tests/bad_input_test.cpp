@@ -82,6 +82,47 @@ TEST_F(Fixture, ZeroPoints) {
   EXPECT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, K, N, N, bad_zb, true, &w2), Status::bad_zero_point);
   const int32_t low = -129;
   EXPECT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, K, N, N, &low, false, &w2), Status::bad_zero_point);
+  EXPECT_EQ(w2, nullptr);
+}
+
+// The other sign combinations' ranges: int8 A takes za in [-128, 127], uint8 B zb in [0, 255].
+TEST_F(Fixture, ZeroPointsOfTheOtherTypes) {
+  const std::vector<int8_t> as(static_cast<size_t>(M * K), -3);
+  const OutputStage o = qgemm::output_s32();
+  for (int32_t za : {-129, 128, 255}) {
+    const Status s = qgemm::gemm(M, as.data(), K, za, w, o, c.data(), N);
+    EXPECT_EQ(s, Status::bad_zero_point) << "int8 A, za=" << za;
+    EXPECT_NE(std::string(qgemm::last_error_message()).find("[-128, 127]"), std::string::npos)
+        << qgemm::last_error_message();
+    for (int32_t v : c) ASSERT_EQ(v, 0x5a5a5a5a) << "output written on error";
+  }
+  for (int32_t za : {-128, -1, 127}) {  // the ends of the range run
+    std::vector<int32_t> out(static_cast<size_t>(M * N), 0);
+    EXPECT_EQ(qgemm::gemm(M, as.data(), K, za, w, o, out.data(), N), Status::ok) << "za=" << za;
+    EXPECT_EQ(out[0], (-3 - za) * 1 * K);
+  }
+  const std::vector<uint8_t> bu(static_cast<size_t>(K * N), 200);
+  qgemm::PackedWeights* w2 = nullptr;
+  for (int32_t zb : {-1, 256, -128}) {
+    EXPECT_EQ(qgemm::pack_weights(bu.data(), WeightLayout::kn, K, N, N, &zb, false, &w2), Status::bad_zero_point)
+        << "uint8 B, zb=" << zb;
+    EXPECT_NE(std::string(qgemm::last_error_message()).find("[0, 255]"), std::string::npos)
+        << qgemm::last_error_message();
+    EXPECT_EQ(w2, nullptr);
+  }
+  const int32_t zb255 = 255;
+  ASSERT_EQ(qgemm::pack_weights(bu.data(), WeightLayout::kn, K, N, N, &zb255, false, &w2), Status::ok);
+  std::vector<int32_t> out(static_cast<size_t>(M * N), 0);
+  EXPECT_EQ(qgemm::gemm(M, a.data(), K, 0, w2, o, out.data(), N), Status::ok);
+  EXPECT_EQ(out[0], (1 - 0) * (200 - 255) * K);
+  EXPECT_EQ(qgemm::gemm(M, as.data(), K, 5, w2, o, out.data(), N), Status::ok);
+  EXPECT_EQ(out[0], (-3 - 5) * (200 - 255) * K);
+  qgemm::destroy_packed_weights(w2);
+  // A null zb means 0 for uint8 weights too.
+  ASSERT_EQ(qgemm::pack_weights(bu.data(), WeightLayout::kn, K, N, N, nullptr, false, &w2), Status::ok);
+  EXPECT_EQ(qgemm::gemm(M, a.data(), K, 0, w2, o, out.data(), N), Status::ok);
+  EXPECT_EQ(out[0], 200 * K);
+  qgemm::destroy_packed_weights(w2);
 }
 
 TEST(Overflow, RefusedBeyondTheExactBound) {

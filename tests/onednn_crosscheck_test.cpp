@@ -65,7 +65,7 @@ DnnlResult run_onednn(const oracle::Problem& p, bool f32_dst, const std::vector<
   engine eng(engine::kind::cpu, 0);
   stream strm(eng);
   const memory::dim M = p.M, N = p.N, K = p.K;
-  memory::desc a_md({M, K}, dt::u8, memory::dims{p.lda, 1});
+  memory::desc a_md({M, K}, p.a_signed ? dt::s8 : dt::u8, memory::dims{p.lda, 1});
   // [K][N]: element (k, n) at k*ldb + n; [N][K] (transposed): at n*ldb + k.
   memory::desc b_md({K, N}, dt::s8,
                     p.layout == WeightLayout::kn ? memory::dims{p.ldb, 1} : memory::dims{1, p.ldb});
@@ -118,10 +118,8 @@ DnnlResult run_onednn(const oracle::Problem& p, bool f32_dst, const std::vector<
 // qgemm on the active ISA; asserts the kernel of that ISA ran. out is M x N dense.
 void run_qgemm(const oracle::Problem& p, const qgemm::OutputStage& o, void* out) {
   qgemm::PackedWeights* w = nullptr;
-  ASSERT_EQ(qgemm::pack_weights(p.b.data(), p.layout, p.K, p.N, p.ldb, p.zb.data(), p.zb_per_column, &w),
-            qgemm::Status::ok)
-      << qgemm::last_error_message();
-  const qgemm::Status s = qgemm::gemm(p.M, p.a.data(), p.lda, p.za, w, o, out, p.N);
+  ASSERT_EQ(qtest::pack_problem(p, &w), qgemm::Status::ok) << qgemm::last_error_message();
+  const qgemm::Status s = qtest::gemm_problem(p, w, o, out, p.N);
   qgemm::destroy_packed_weights(w);
   ASSERT_EQ(s, qgemm::Status::ok) << qgemm::last_error_message();
   const std::string kernel = qgemm::last_kernel_name();
@@ -205,6 +203,44 @@ TEST(OneDnnCrossCheck, Int32Identical) {
         for (size_t e = 0; e < got.size(); ++e)
           ASSERT_EQ(got[e], d.s32[e]) << "qgemm vs oneDNN at row " << e / p.N << " col " << e % p.N;
         qtest::record_verified(isa);
+        ++compared;
+      }
+    }
+  EXPECT_GT(compared, 0);
+}
+
+// int8 source (LiteRT/TFLite, ONNX QDQ activations), oneDNN's s8 x s8 matmul against qgemm's
+// int8-A gemm() on every ISA: A over the whole int8 range, za over [-128, 127]. B in [-64, 63]:
+// oneDNN adds 128 to an s8 source and, on CPUs without VNNI, multiplies on the saturating
+// vpmaddubsw, exact only while 255 * 64 * 2 < 32767; qgemm is exact everywhere (oracle suites).
+TEST(OneDnnCrossCheck, Int8SourceIdentical) {
+  std::mt19937 rng(4242);
+  std::uniform_int_distribution<int> s8(-128, 127), b7(-64, 63);
+  int idx = 0, compared = 0;
+  for (const Shape& sh : shapes(rng))
+    for (bool transposed : {false, true}) {
+      oracle::Problem p = make(sh.M, sh.N, sh.K, transposed, (idx++ % 3) == 1, 255, rng);
+      p.a_signed = true;
+      for (auto& v : p.a) v = static_cast<uint8_t>(s8(rng));
+      for (auto& v : p.b) v = static_cast<int8_t>(b7(rng));
+      p.za = s8(rng);
+      p.zb = {b7(rng)};
+      const std::vector<int64_t> want = oracle::accumulate(p, nullptr);
+      for (int64_t v : want) ASSERT_LT(std::llabs(v), int64_t{1} << 24) << "keep oneDNN's float post-processing exact";
+      SCOPED_TRACE(describe(p, Params::creation, "s8 source"));
+      const DnnlResult d = run_onednn(p, false, {}, Params::creation);
+      for (size_t e = 0; e < want.size(); ++e)
+        ASSERT_EQ(d.s32[e], want[e]) << "oneDNN vs oracle at row " << e / p.N << " col " << e % p.N;
+      for (Isa isa : available_isas()) {
+        SCOPED_TRACE(qgemm::isa_name(isa));
+        ASSERT_EQ(qgemm::set_isa(isa), qgemm::Status::ok);
+        std::vector<int32_t> got(static_cast<size_t>(p.M * p.N), 0x5a5a5a5a);
+        run_qgemm(p, qgemm::output_s32(), got.data());
+        qgemm::reset_isa();
+        if (HasFatalFailure()) return;
+        for (size_t e = 0; e < got.size(); ++e)
+          ASSERT_EQ(got[e], d.s32[e]) << "qgemm vs oneDNN at row " << e / p.N << " col " << e % p.N;
+        qtest::record_verified(isa, 1);
         ++compared;
       }
     }

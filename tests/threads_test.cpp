@@ -72,7 +72,7 @@ struct Stages {
 };
 
 size_t out_bytes(const oracle::Problem& p, const OutputStage& o) {
-  const size_t es = (o.type == OutputType::s32 || o.type == OutputType::f32) ? 4 : 1;
+  const size_t es = qgemm::output_element_size(o.type);
   return static_cast<size_t>(p.M > 0 ? (p.M - 1) * p.ldc + p.N : 0) * es;
 }
 

@@ -62,8 +62,8 @@ TEST_P(Ukernel, EveryPartialTileAndDepth) {
                                   static_cast<int64_t>(nr), zb.data(), true, &w),
               qgemm::Status::ok);
     ASSERT_EQ(w->kp, kp);
-    ASSERT_EQ(w->panel_bytes, kp * nr);  // the int8 format
-    const auto* wp = static_cast<const int8_t*>(w->panels);
+    // The first panel, in the kernel's own format (kernels/weight_format.hpp).
+    const auto* wp = static_cast<const int8_t*>(w->panels) + w->format->depth_offset(nr, 0);
     const std::vector<int8_t> panel_v(wp, wp + w->panel_bytes);
     const std::vector<int32_t> colsum(w->colsum, w->colsum + nr);
     qgemm::destroy_packed_weights(w);

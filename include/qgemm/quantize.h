@@ -69,25 +69,25 @@ QGEMM_API void qgemm_weight_only_linear_destroy(qgemm_weight_only_linear* l);
 /* Layers from s8 weights [out][in] as they are (no requantization: a PyTorch quantized Linear's
  * int_repr()), with 1 or out_features scales and zero points (per_channel; zero_points NULL
  * means 0). The weight-only layer has per-channel scales and no zero points. */
-qgemm_status qgemm_dynamic_linear_create_quantized(const int8_t* weight_q, int64_t out_features,
-                                                   int64_t in_features, const float* scales,
-                                                   const int32_t* zero_points, int32_t per_channel,
-                                                   const float* bias, int32_t reduce_range,
-                                                   qgemm_dynamic_linear** out);
-qgemm_status qgemm_weight_only_linear_create_quantized(const int8_t* weight_q, const float* scales,
-                                                       int64_t out_features, int64_t in_features,
-                                                       const float* bias,
-                                                       qgemm_weight_only_linear** out);
+QGEMM_API qgemm_status qgemm_dynamic_linear_create_quantized(const int8_t* weight_q, int64_t out_features,
+                                                             int64_t in_features, const float* scales,
+                                                             const int32_t* zero_points, int32_t per_channel,
+                                                             const float* bias, int32_t reduce_range,
+                                                             qgemm_dynamic_linear** out);
+QGEMM_API qgemm_status qgemm_weight_only_linear_create_quantized(const int8_t* weight_q, const float* scales,
+                                                                 int64_t out_features, int64_t in_features,
+                                                                 const float* bias,
+                                                                 qgemm_weight_only_linear** out);
 
 /* Forward with threading options (NULL: defaults). Dynamic: x_scale and x_zero_point (either
  * may be NULL) receive the parameters X was quantized with. */
-qgemm_status qgemm_dynamic_linear_forward_ex(const qgemm_dynamic_linear* l, int64_t M, const float* x,
-                                             int64_t ldx, float* y, int64_t ldy,
-                                             const qgemm_gemm_options* options, float* x_scale,
-                                             int32_t* x_zero_point);
-qgemm_status qgemm_static_linear_forward_ex(const qgemm_static_linear* l, int64_t M, const uint8_t* x,
-                                            int64_t ldx, uint8_t* y, int64_t ldy,
-                                            const qgemm_gemm_options* options);
+QGEMM_API qgemm_status qgemm_dynamic_linear_forward_ex(const qgemm_dynamic_linear* l, int64_t M, const float* x,
+                                                       int64_t ldx, float* y, int64_t ldy,
+                                                       const qgemm_gemm_options* options, float* x_scale,
+                                                       int32_t* x_zero_point);
+QGEMM_API qgemm_status qgemm_static_linear_forward_ex(const qgemm_static_linear* l, int64_t M, const uint8_t* x,
+                                                      int64_t ldx, uint8_t* y, int64_t ldy,
+                                                      const qgemm_gemm_options* options);
 
 /* What a layer holds, so that it can be saved and built again. The pointers point into the
  * layer and stay valid until it is destroyed; fields a layer does not have are 0 / NULL. */
@@ -104,9 +104,9 @@ typedef struct qgemm_linear_info {
   int32_t x_zero_point, y_zero_point, clamp_lo, clamp_hi; /* static */
 } qgemm_linear_info;
 
-qgemm_status qgemm_dynamic_linear_info(const qgemm_dynamic_linear* l, qgemm_linear_info* info);
-qgemm_status qgemm_static_linear_info(const qgemm_static_linear* l, qgemm_linear_info* info);
-qgemm_status qgemm_weight_only_linear_info(const qgemm_weight_only_linear* l, qgemm_linear_info* info);
+QGEMM_API qgemm_status qgemm_dynamic_linear_info(const qgemm_dynamic_linear* l, qgemm_linear_info* info);
+QGEMM_API qgemm_status qgemm_static_linear_info(const qgemm_static_linear* l, qgemm_linear_info* info);
+QGEMM_API qgemm_status qgemm_weight_only_linear_info(const qgemm_weight_only_linear* l, qgemm_linear_info* info);
 
 #ifdef __cplusplus
 }

@@ -156,6 +156,23 @@ inline void store_tile_kind(const __m256i (&acc)[kMR][kNV], size_t m, size_t n, 
   }
 }
 
+// A stage without ymm code: the reference store (kernels/scalar/requant_scalar.hpp), out of line
+// so that it does not weigh on the inlining of the stores above.
+template <size_t kMR, size_t kNV>
+__attribute__((noinline)) void store_tile_fallback(const __m256i (&acc)[kMR][kNV], size_t m, size_t n,
+                                                   const int32_t* row_sum, void* c, size_t c_stride,
+                                                   const StageParams& p, const TileArgs& t, size_t j0) {
+  int32_t dots[kMR][8 * kNV];
+  for (size_t i = 0; i < m; ++i)
+    for (size_t v = 0; v < kNV; ++v) {
+      __m256i d = acc[i][v];
+      if (t.acc_in)
+        d = _mm256_add_epi32(d, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.acc_in + i * t.acc_in_stride + 8 * v)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(&dots[i][8 * v]), d);
+    }
+  store_tile_ref(&dots[0][0], 8 * kNV, m, n, row_sum, c, c_stride, p, j0);
+}
+
 template <size_t kMR, size_t kNV>
 inline void store_tile(const __m256i (&acc)[kMR][kNV], size_t m, size_t n, const int32_t* row_sum, void* c,
                        size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
@@ -166,17 +183,8 @@ inline void store_tile(const __m256i (&acc)[kMR][kNV], size_t m, size_t n, const
     case StageKind::fixed_single: return store_tile_kind<StageKind::fixed_single>(acc, m, n, row_sum, cc, c_stride, p, t, j0);
     case StageKind::float_mult: return store_tile_kind<StageKind::float_mult>(acc, m, n, row_sum, cc, c_stride, p, t, j0);
     case StageKind::f32: return store_tile_kind<StageKind::f32>(acc, m, n, row_sum, cc, c_stride, p, t, j0);
+    default: return store_tile_fallback<kMR, kNV>(acc, m, n, row_sum, c, c_stride, p, t, j0);
   }
-  // A stage without ymm code: the reference store (kernels/scalar/requant_scalar.hpp).
-  int32_t dots[kMR][8 * kNV];
-  for (size_t i = 0; i < m; ++i)
-    for (size_t v = 0; v < kNV; ++v) {
-      __m256i d = acc[i][v];
-      if (t.acc_in)
-        d = _mm256_add_epi32(d, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.acc_in + i * t.acc_in_stride + 8 * v)));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(&dots[i][8 * v]), d);
-    }
-  store_tile_ref(&dots[0][0], 8 * kNV, m, n, row_sum, c, c_stride, p, j0);
 }
 
 }  // namespace

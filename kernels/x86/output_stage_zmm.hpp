@@ -104,6 +104,17 @@ inline void store_bytes(void* dst, __m512i q, __mmask16 k) {
   _mm_mask_storeu_epi8(dst, k, _mm512_cvtepi32_epi8(q));
 }
 
+// A stage without zmm code, one column vector: the reference store
+// (kernels/scalar/requant_scalar.hpp), out of line so that it does not weigh on the stores' code.
+template <int M>
+__attribute__((noinline)) void store_vector_fallback(const __m512i* acc, size_t acc_stride, size_t cols,
+                                                     const int32_t* row_sum, void* c, size_t c_stride,
+                                                     const StageParams& p, size_t j) {
+  int32_t dots[M][16];
+  for (int i = 0; i < M; ++i) _mm512_storeu_si512(dots[i], acc[static_cast<size_t>(i) * acc_stride]);
+  store_tile_ref(&dots[0][0], 16, static_cast<size_t>(M), cols, row_sum, c, c_stride, p, j);
+}
+
 // Finishes and stores a tile: rows [0, M), columns [0, n) of NV vectors of 16 columns each.
 // acc[i][v] holds sum_k A[i][k]*B[k][16v..16v+15]; the tile's first column is absolute j0.
 template <int M, int NV>
@@ -181,12 +192,10 @@ inline void store_tile_dots(const __m512i (&acc)[M][NV], size_t n, const int32_t
         }
         break;
       }
-      default: {  // a stage without zmm code: the reference store (kernels/scalar/requant_scalar.hpp)
-        int32_t dots[M][16];
-        for (int i = 0; i < M; ++i) _mm512_storeu_si512(dots[i], acc[i][v]);
+      default: {
         const size_t left = n - 16 * static_cast<size_t>(v);
-        store_tile_ref(&dots[0][0], 16, static_cast<size_t>(M), left < 16 ? left : 16, row_sum,
-                       at(cbase, 16 * static_cast<size_t>(v) * p.out_bytes), c_stride, p, j);
+        store_vector_fallback<M>(&acc[0][v], NV, left < 16 ? left : 16, row_sum,
+                                 at(cbase, 16 * static_cast<size_t>(v) * p.out_bytes), c_stride, p, j);
       }
     }
   }

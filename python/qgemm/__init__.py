@@ -2,8 +2,8 @@
 utilities and quantized linear layers, on numpy arrays. ``qgemm.torch`` has the same layers as
 ``torch.nn.Module`` s (imported only where torch is installed).
 
-Big arrays (activations, weights) must already have the element type a call takes (uint8 A,
-int8 weights, float32 X; float16 or bfloat16 bit patterns in uint16 for the weight-only layer):
+Big arrays (activations, weights) must already have the element type a call takes (uint8 or
+int8 A, int8 or uint8 weights: the dtypes pick the sign combination; float32 X; float16 or bfloat16 bit patterns in uint16 for the weight-only layer):
 anything else is a ``TypeError``, never a silent conversion. Scales and zero points may be Python
 numbers or sequences. A call the library refuses raises :class:`Error` (a ``ValueError``) with
 the library's status and message, and writes nothing. docs/python.md has the details.
@@ -143,10 +143,11 @@ def quantization_error(x, scale, zero_point, dtype=_np.uint8):
 
 # ---- packed weights and gemm -------------------------------------------------------------
 def pack_weights(b, layout="nk", zero_points=None):
-    """Packs int8 weights once for the active ISA.
+    """Packs int8 or uint8 weights (by b's dtype) once for the active ISA.
 
     layout 'nk': b is [N][K] (torch's [out_features][in_features]); 'kn': b is [K][N].
-    zero_points: None (0), one value, or N values (per column), each in [-128, 127].
+    zero_points: None (0), one value, or N values (per column), each in [-128, 127] for int8
+    weights and [0, 255] for uint8 ones.
     """
     if layout not in ("nk", "kn"):
         raise ValueError(f"layout must be 'nk' or 'kn', got {layout!r}")
@@ -199,7 +200,10 @@ def output_f32(act_scale, weight_scale, bias=None, clamp=None):
 
 
 def gemm(a, w, a_zero_point=0, output=None, *, out=None, num_threads=0):
-    """C[M][N] = output((A - a_zero_point) @ (B - zb)) for uint8 A [M][K] and PackedWeights w.
+    """C[M][N] = output((A - a_zero_point) @ (B - zb)) for A [M][K] and PackedWeights w.
+
+    A is uint8 (a_zero_point in [0, 255]) or int8 ([-128, 127]); with the weights' own type this
+    picks one of the four sign combinations, all exact and with the same bits on every ISA.
 
     output: an output stage (output_s32() by default). out: optional C-contiguous [M][N] array of
     the stage's type to write into (untouched on error). num_threads: 0 = the default (OpenMP),

@@ -287,10 +287,16 @@ PYBIND11_MODULE(_qgemm, m) {
   // ---- packed weights and gemm
   py::class_<Packed>(m, "PackedWeights")
       .def(py::init([](py::handle b, int32_t layout, py::object zb) {
-             auto a = exact<int8_t>(b, "b");
-             need_ndim(a, 2, "b");
+             // int8 weights, or uint8 ones (zero points in [0, 255]): the sign combination
+             // follows the array's dtype.
+             const bool u8 = py::isinstance<py::array>(b) &&
+                             same_dtype(py::reinterpret_borrow<py::array>(b).dtype(), py::dtype::of<uint8_t>());
+             auto a = u8 ? py::array_t<int8_t, py::array::c_style>() : exact<int8_t>(b, "b");
+             auto au = u8 ? exact<uint8_t>(b, "b") : py::array_t<uint8_t, py::array::c_style>();
+             const py::array& ab = u8 ? static_cast<const py::array&>(au) : static_cast<const py::array&>(a);
+             need_ndim(ab, 2, "b");
              if (layout != 0 && layout != 1) throw py::value_error("layout must be 'kn' or 'nk'");
-             const int64_t K = layout == 0 ? a.shape(0) : a.shape(1), N = layout == 0 ? a.shape(1) : a.shape(0);
+             const int64_t K = layout == 0 ? ab.shape(0) : ab.shape(1), N = layout == 0 ? ab.shape(1) : ab.shape(0);
              py::array_t<int32_t, py::array::c_style> z;
              bool per_col = false;
              if (!zb.is_none()) {
@@ -298,8 +304,12 @@ PYBIND11_MODULE(_qgemm, m) {
                per_col = count_or_fail(z, N, "zero_points") >= 0;
              }
              auto p = std::make_unique<Packed>();
-             check(pack_weights(a.data(), static_cast<WeightLayout>(layout), K, N, layout == 0 ? N : K,
-                                zb.is_none() ? nullptr : z.data(), per_col, &p->p));
+             if (u8)
+               check(pack_weights(au.data(), static_cast<WeightLayout>(layout), K, N, layout == 0 ? N : K,
+                                  zb.is_none() ? nullptr : z.data(), per_col, &p->p));
+             else
+               check(pack_weights(a.data(), static_cast<WeightLayout>(layout), K, N, layout == 0 ? N : K,
+                                  zb.is_none() ? nullptr : z.data(), per_col, &p->p));
              return p;
            }),
            py::arg("b"), py::arg("layout"), py::arg("zero_points") = py::none())
@@ -374,22 +384,32 @@ PYBIND11_MODULE(_qgemm, m) {
   // C = stage((A - za) * (B - zb)); c: the caller's [M][N] array of the stage's type.
   m.def("gemm", [](py::handle a, int32_t za, const Packed& pb, const Stage& s, py::handle c, int32_t nt) {
     const PackedWeights& b = *pb.p;
-    auto aa = exact<uint8_t>(a, "a");
-    need_ndim(aa, 2, "a");
-    const int64_t M = aa.shape(0), K = packed_weights_k(&b), N = packed_weights_n(&b);
-    if (aa.shape(1) != K) throw py::value_error("a has " + std::to_string(aa.shape(1)) + " columns, the weights K = " + std::to_string(K));
+    // uint8 A (za in [0, 255]) or int8 A ([-128, 127]), by the array's dtype.
+    const bool s8 = py::isinstance<py::array>(a) &&
+                    same_dtype(py::reinterpret_borrow<py::array>(a).dtype(), py::dtype::of<int8_t>());
+    auto as = s8 ? exact<int8_t>(a, "a") : py::array_t<int8_t, py::array::c_style>();
+    auto aa = s8 ? py::array_t<uint8_t, py::array::c_style>() : exact<uint8_t>(a, "a");
+    const py::array& av = s8 ? static_cast<const py::array&>(as) : static_cast<const py::array&>(aa);
+    need_ndim(av, 2, "a");
+    const int64_t M = av.shape(0), K = packed_weights_k(&b), N = packed_weights_n(&b);
+    if (av.shape(1) != K) throw py::value_error("a has " + std::to_string(av.shape(1)) + " columns, the weights K = " + std::to_string(K));
     if (s.ncols >= 0 && s.ncols != N) throw py::value_error("per-column output parameters must hold N = " + std::to_string(N) + " values");
     if (s.nbias >= 0 && s.nbias != N) throw py::value_error("bias must hold N = " + std::to_string(N) + " values");
     auto ca = py::reinterpret_borrow<py::array>(c);
     if (!(ca.flags() & py::array::c_style) || !ca.writeable()) throw py::value_error("out must be a writeable C-contiguous array");
     if (ca.ndim() != 2 || ca.shape(0) != M || ca.shape(1) != N) throw py::value_error("out must have shape (M, N)");
     void* cp = ca.mutable_data();
+    auto run = [&] {
+      return s8 ? gemm(M, as.data(), K, za, &b, s.st, cp, N, threads(nt)) : gemm(M, aa.data(), K, za, &b, s.st, cp, N, threads(nt));
+    };
+    Status st;
     if (big(M, K, N)) {
       py::gil_scoped_release nogil;
-      check(gemm(M, aa.data(), K, za, &b, s.st, cp, N, threads(nt)));
+      st = run();
     } else {
-      check(gemm(M, aa.data(), K, za, &b, s.st, cp, N, threads(nt)));
+      st = run();
     }
+    check(st);
   });
 
   // ---- quantization utilities

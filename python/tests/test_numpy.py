@@ -47,6 +47,25 @@ def test_gemm_s32_equals_int64_reference(isa, M, K, N, layout):
     assert qgemm.last_kernel_name().endswith("__" + isa)
 
 
+@pytest.mark.parametrize("a_type,b_type", [(np.uint8, np.int8), (np.int8, np.int8), (np.uint8, np.uint8),
+                                           (np.int8, np.uint8)])
+def test_gemm_sign_combinations_follow_the_dtypes(isa, a_type, b_type):
+    # The arrays' dtypes pick the combination; zero points at the ends of each type's range.
+    rng = np.random.default_rng(41)
+    M, K, N = 7, 131, 33
+    a = rng.integers(np.iinfo(a_type).min, np.iinfo(a_type).max + 1, (M, K)).astype(a_type)
+    b = rng.integers(np.iinfo(b_type).min, np.iinfo(b_type).max + 1, (N, K)).astype(b_type)
+    zb = np.array([np.iinfo(b_type).max] * (N - 1) + [np.iinfo(b_type).min], np.int32)
+    for za in (int(np.iinfo(a_type).min), int(np.iinfo(a_type).max), 3):
+        c = qgemm.gemm(a, qgemm.pack_weights(b, zero_points=zb), za)
+        want = (a.astype(np.int64) - za) @ (b.astype(np.int64) - zb[:, None]).T
+        np.testing.assert_array_equal(c, want)
+    with pytest.raises(qgemm.Error):  # a zero point outside A's type
+        qgemm.gemm(a, qgemm.pack_weights(b), 256 if a_type == np.uint8 else 128)
+    with pytest.raises(qgemm.Error):  # a zero point outside B's type
+        qgemm.pack_weights(b, zero_points=-1 if b_type == np.uint8 else 128)
+
+
 def test_gemm_extreme_values_are_exact(isa):
     # 255 x -128 everywhere: the int16 pair saturation case of vpmaddubsw.
     a = np.full((5, 256), 255, np.uint8)
@@ -148,8 +167,8 @@ def test_isa_selection_and_reasons():
 # ---- bad input -------------------------------------------------------------------------
 def test_bad_types_raise_type_error():
     w = qgemm.pack_weights(np.ones((3, 4), np.int8))
-    with pytest.raises(TypeError, match="a must have dtype uint8"):
-        qgemm.gemm(np.ones((2, 4), np.int8), w)
+    with pytest.raises(TypeError, match="a must have dtype uint8"):  # uint8 or int8 (sign combinations)
+        qgemm.gemm(np.ones((2, 4), np.int16), w)
     with pytest.raises(TypeError, match="b must have dtype int8"):
         qgemm.pack_weights(np.ones((3, 4), np.int16))
     with pytest.raises(TypeError, match="numpy array"):

@@ -34,6 +34,7 @@ using qgemm::Status;
 
 std::vector<qgemm::Isa> g_isas;
 unsigned long long g_valid = 0, g_invalid = 0, g_overflow = 0, g_per_isa[qgemm::kIsaCount] = {};
+unsigned long long g_per_signs[4] = {};  // u8xs8, s8xs8, u8xu8, s8xu8
 double g_macs = 0;  // M*N*K summed over the valid calls (what the oracle's cost follows)
 
 void report() {
@@ -44,6 +45,8 @@ void report() {
   if (g_valid) std::fprintf(stderr, "qgemm_fuzz:   mean M*N*K per valid call: %.0f\n", g_macs / static_cast<double>(g_valid));
   for (int i = 0; i < qgemm::kIsaCount; ++i)
     if (g_per_isa[i]) std::fprintf(stderr, "qgemm_fuzz:   %s: %llu cases\n", qgemm::isa_name(static_cast<qgemm::Isa>(i)), g_per_isa[i]);
+  std::fprintf(stderr, "qgemm_fuzz:   signs u8xs8 %llu, s8xs8 %llu, u8xu8 %llu, s8xu8 %llu cases\n", g_per_signs[0],
+               g_per_signs[1], g_per_signs[2], g_per_signs[3]);
 }
 
 [[noreturn]] void die(const char* what, const oracle::Problem& p, int stage, int threads) {
@@ -174,26 +177,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   p.ldb = (p.layout == qgemm::WeightLayout::kn ? p.N : p.K) + fd.in<int64_t>(0, 9);
   p.ldc = p.N + fd.in<int64_t>(0, 9);
   const int value_mode = fd.in<int>(0, 3);  // random, extremes, constant, small
+  const int signs = fd.in<int>(0, 3);  // the sign combination: bit 0 int8 A, bit 1 uint8 B
+  p.a_signed = (signs & 1) != 0;
+  p.b_unsigned = (signs & 2) != 0;
+  const int amin = p.a_signed ? -128 : 0, amax_v = p.a_signed ? 127 : 255;
+  const int bmin = p.b_unsigned ? 0 : -128, bmax_v = p.b_unsigned ? 255 : 127;
   Bulk rng(fd.rng());
   const auto small = [&rng] { return rng.byte() % 7 - 3; };  // -3..3
   const uint8_t ca = rng.byte();
   const int8_t cb = static_cast<int8_t>(rng.byte());
   p.a.resize(static_cast<size_t>(p.M > 0 ? (p.M - 1) * p.lda + p.K : 0));
-  for (auto& v : p.a)
-    v = static_cast<uint8_t>(value_mode == 0 ? rng.byte() : value_mode == 1 ? ((rng.byte() & 1) ? 255 : 0)
-                             : value_mode == 2 ? ca : 128 + small());
+  for (auto& v : p.a)  // bytes; "small" is near the middle of the type's range
+    v = static_cast<uint8_t>(value_mode == 0 ? rng.byte() : value_mode == 1 ? ((rng.byte() & 1) ? amax_v : amin)
+                             : value_mode == 2 ? ca : (p.a_signed ? 0 : 128) + small());
   const int64_t outer = p.layout == qgemm::WeightLayout::kn ? p.K : p.N;
   const int64_t inner = p.layout == qgemm::WeightLayout::kn ? p.N : p.K;
   p.b.resize(static_cast<size_t>(outer > 0 ? (outer - 1) * p.ldb + inner : 0));
   for (auto& v : p.b)
-    v = static_cast<int8_t>(value_mode == 0 ? static_cast<int8_t>(rng.byte()) : value_mode == 1 ? ((rng.byte() & 1) ? 127 : -128)
-                            : value_mode == 2 ? cb : small());
-  p.za = value_mode == 1 ? ((rng.byte() & 1) ? 255 : 0) : fd.in<int32_t>(0, 255);
+    v = static_cast<int8_t>(static_cast<uint8_t>(
+        value_mode == 0 ? rng.byte() : value_mode == 1 ? ((rng.byte() & 1) ? bmax_v : bmin)
+                        : value_mode == 2 ? static_cast<uint8_t>(cb) : (p.b_unsigned ? 128 : 0) + small()));
+  p.za = value_mode == 1 ? ((rng.byte() & 1) ? amax_v : amin) : fd.in<int32_t>(amin, amax_v);
   p.zb_per_column = fd.flag();
   const bool has_zb = fd.flag();
   p.zb.assign(p.zb_per_column ? static_cast<size_t>(std::max<int64_t>(p.N, 1)) : 1, 0);
   if (has_zb)
-    for (auto& z : p.zb) z = value_mode == 1 ? ((rng.byte() & 1) ? 127 : -128) : static_cast<int8_t>(rng.byte());
+    for (auto& z : p.zb) z = value_mode == 1 ? ((rng.byte() & 1) ? bmax_v : bmin) : bmin + rng.byte();
   const size_t n = static_cast<size_t>(p.N), nn = std::max<size_t>(n, 1);
 
   // ---- output stage
@@ -257,7 +266,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int bad = fd.in<int>(0, 5) == 5 ? fd.in<int>(1, 14) : 0;
   int64_t M = p.M, lda = p.lda, ldc = p.ldc;
   int32_t za = p.za;
-  const uint8_t* a = p.a.data();
+  const uint8_t* a = p.a.data();  // int8 A: the same bytes, passed as int8_t below
   std::vector<uint8_t> one_byte(1);
   if (a == nullptr) a = one_byte.data();  // an empty vector's data() may be null: A is not needed then
   Status want_status = Status::ok;
@@ -266,7 +275,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 1: M = -1 - fd.in<int64_t>(0, 1000); want_status = Status::negative_dimension; break;
     case 2: if (p.K > 0) { lda = p.K - 1; want_status = Status::bad_leading_dimension; } break;
     case 3: if (p.N > 0) { ldc = p.N - 1; want_status = Status::bad_leading_dimension; } break;
-    case 4: za = fd.flag() ? -1 : 256; want_status = Status::bad_zero_point; break;
+    case 4: za = fd.flag() ? amin - 1 : amax_v + 1; want_status = Status::bad_zero_point; break;
     case 5: if (p.M > 0 && p.K > 0) { a = nullptr; want_status = Status::null_pointer; } break;
     case 6: opt.num_threads = fd.flag() ? -1 : qgemm::kMaxThreads + 1; want_status = Status::bad_argument; break;
     case 7: o.type = static_cast<OutputType>(4 + fd.in<int>(0, 100)); want_status = Status::bad_argument; break;
@@ -292,32 +301,41 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // ---- pack (its own invalid inputs are checked in bad_input_test; here it must succeed)
   qgemm::PackedWeights* w = nullptr;
-  if (qgemm::pack_weights(p.b.data(), p.layout, p.K, p.N, p.ldb, has_zb ? p.zb.data() : nullptr,
-                          p.zb_per_column, &w) != Status::ok)
-    die("pack_weights failed", p, stage, opt.num_threads);
+  const Status packed =
+      p.b_unsigned ? qgemm::pack_weights(reinterpret_cast<const uint8_t*>(p.b.data()), p.layout, p.K, p.N, p.ldb,
+                                         has_zb ? p.zb.data() : nullptr, p.zb_per_column, &w)
+                   : qgemm::pack_weights(p.b.data(), p.layout, p.K, p.N, p.ldb, has_zb ? p.zb.data() : nullptr,
+                                         p.zb_per_column, &w);
+  if (packed != Status::ok) die("pack_weights failed", p, stage, opt.num_threads);
   if (!has_zb) std::fill(p.zb.begin(), p.zb.end(), 0);
 
   // The exact overflow bound, computed here: max|A-za| * sum_k |B-zb| + |bias| per column.
   // (B indexed directly, not through p.B(): see tests/fuzz/CMakeLists.txt.)
   if (want_status == Status::ok) {
-    const int64_t amax = std::max(p.za, 255 - p.za);
+    const int64_t amax = std::max(p.za - amin, amax_v - p.za);
     const bool kn = p.layout == qgemm::WeightLayout::kn;
     for (int64_t j = 0; j < p.N; ++j) {
       const int64_t zbj = p.zb[p.zb_per_column ? static_cast<size_t>(j) : 0];
       int64_t l1 = 0;
       for (int64_t k = 0; k < p.K; ++k)
-        l1 += std::abs(static_cast<int64_t>(p.b[static_cast<size_t>(kn ? k * p.ldb + j : j * p.ldb + k)]) - zbj);
+      {
+        const int8_t byte = p.b[static_cast<size_t>(kn ? k * p.ldb + j : j * p.ldb + k)];
+        const int64_t v = p.b_unsigned ? static_cast<int64_t>(static_cast<uint8_t>(byte)) : static_cast<int64_t>(byte);
+        l1 += std::abs(v - zbj);
+      }
       const int64_t b = o.bias_s32 ? std::abs(static_cast<int64_t>(o.bias_s32[j])) : 0;
       if (amax * l1 + b > std::numeric_limits<int32_t>::max()) want_status = Status::overflow_risk;
     }
   }
 
-  const size_t es = (o.type == OutputType::s32 || o.type == OutputType::f32) ? 4 : 1;
+  const size_t es = qgemm::output_element_size(o.type);
   const size_t c_bytes = static_cast<size_t>(p.M > 0 ? (p.M - 1) * p.ldc + p.N : 0) * es;
   std::vector<uint8_t> got(c_bytes + 64, 0xA5);
-  const Status s = qgemm::gemm(M, a, lda, za, w, o, got.data(), ldc, opt);
+  const Status s = p.a_signed ? qgemm::gemm(M, reinterpret_cast<const int8_t*>(a), lda, za, w, o, got.data(), ldc, opt)
+                              : qgemm::gemm(M, a, lda, za, w, o, got.data(), ldc, opt);
   qgemm::destroy_packed_weights(w);
   g_per_isa[static_cast<int>(isa)]++;
+  g_per_signs[signs]++;
   if (want_status != Status::ok) {
     if (s != want_status) die("wrong status for a bad input", p, stage, opt.num_threads);
     if (std::strlen(qgemm::last_error_message()) == 0) die("no error message", p, stage, opt.num_threads);
