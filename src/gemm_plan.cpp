@@ -273,7 +273,9 @@ Status plan_scratch(StageTables* tables, GemmPlan* P) {
   constexpr size_t kTables = kStageTableCount + 1;  // the stage's tables and the zeros
   const size_t table_stride = region_stride(ncol * 4);
   const size_t part_bytes = mc * P->part_stride * sizeof(int32_t);
-  P->conv_stride = P->a_flip ? round_up(kc, 64) : 0;
+  // One line more than the block's depth: rows 4 KiB apart alias in L1 (docs/kernel-notes.md,
+  // "Sign combinations").
+  P->conv_stride = P->a_flip ? round_up(kc, 64) + 64 : 0;
   const size_t conv_bytes = mc * P->conv_stride;  // kc <= kp is bounded above: no overflow
   if (a_overflow || a_bytes > (size_t{1} << 46) ||
       __builtin_add_overflow(region_stride(a_bytes), region_stride(mc * sizeof(int32_t)), &slice_bytes) ||
