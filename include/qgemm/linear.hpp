@@ -2,7 +2,8 @@
 //   DynamicLinear    - torch.ao.nn.quantized.dynamic.Linear (float in, float out, s8 weights,
 //                      X quantized to u8 on every call)
 //   StaticLinear     - torch.ao.nn.quantized.Linear (u8 in, u8 out, FBGEMM's float-multiplier
-//                      requantization, bit-exact with fbgemm)
+//                      requantization, bit-exact with fbgemm), or, built by init_s8(), TFLite's
+//                      int8 FULLY_CONNECTED (s8 in, s8 out, fixed-point requantization)
 //   WeightOnlyLinear - W8A32 / W8A16: s8 weights with per-channel scales, float32, bfloat16 or
 //                      float16 X, float32 Y = X * dequant(W)^T + bias
 // Weights are given as PyTorch stores them: [out_features][in_features], row-major.
@@ -73,6 +74,12 @@ class QGEMM_API DynamicLinear {
 };
 
 // ---------------------------------------------------------------------------------------
+// The arithmetic a StaticLinear runs, fixed by the init that built it.
+enum class StaticLinearMode : int32_t {
+  u8_fbgemm = 0,  // init():    u8 -> u8, FBGEMM's float multiplier (torch.ao.nn.quantized.Linear)
+  s8_tflite = 1,  // init_s8(): s8 -> s8, TFLite's int8 fully connected (fixed-point multiplier)
+};
+
 class QGEMM_API StaticLinear {
  public:
   StaticLinear() = default;
@@ -97,15 +104,43 @@ class QGEMM_API StaticLinear {
   Status forward(int64_t M, const uint8_t* x, int64_t ldx, uint8_t* y, int64_t ldy,
                  const GemmOptions& gemm_options) const noexcept;
 
+  // TFLite's int8 FULLY_CONNECTED (LiteRT full-integer models): symmetric s8 weights [out][in]
+  // (zero point 0, as TFLite's quantization spec requires), one scale or `out` scales
+  // (per_channel), optional int32 bias (scale sx*sw[j], zero point 0), x/y zero points in
+  // [-128, 127], output clamp [clamp_lo, clamp_hi] within [-128, 127] (TFLite's fused
+  // activation: e.g. [y_zp, 127] for ReLU). Per channel j, as TFLite's Prepare does:
+  //   QuantizeMultiplier(double(sx) * double(sw[j]) / double(sy)) -> (mult[j], shift[j])
+  // (quantize_multiplier(); refused with bad_output_params where the shift would exceed 30).
+  // Refused with overflow_risk where max|x-zx| * sum_k |w[j][k]| + |bias[j]| > INT32_MAX.
+  Status init_s8(const int8_t* weight_q, int64_t out_features, int64_t in_features,
+                 const float* weight_scales, bool per_channel, const int32_t* bias, QParams x, QParams y,
+                 int32_t clamp_lo = -128, int32_t clamp_hi = 127,
+                 Rounding rounding = Rounding::double_rounding) noexcept;
+  // y[i][j] = clamp(MultiplyByQuantizedMultiplier(acc, mult[j], shift[j]) + zy, lo, hi),
+  // acc = sum_k (x[i][k] - zx) * w[j][k] + bias[j], exact in int32: TFLite's reference
+  // FullyConnected(PerChannel) bit for bit, with the rounding chosen at init (TFLite's default
+  // double rounding, or TFLITE_SINGLE_ROUNDING's single rounding).
+  Status forward(int64_t M, const int8_t* x, int64_t ldx, int8_t* y, int64_t ldy) const noexcept;
+  // The same with threading options for the GEMM.
+  Status forward(int64_t M, const int8_t* x, int64_t ldx, int8_t* y, int64_t ldy,
+                 const GemmOptions& gemm_options) const noexcept;
+  // A forward whose element type does not match the mode is refused with bad_argument.
+
   int64_t in_features() const noexcept { return in_; }
   int64_t out_features() const noexcept { return out_; }
   const PackedWeights* packed() const noexcept { return packed_; }
+  // The GEMM output stage forward() runs (it points into this object).
   OutputStage output_stage() const noexcept;
+  StaticLinearMode mode() const noexcept { return mode_; }
+  // s8_tflite: the rounding, and the (multiplier, shift) pairs, 1 or out (per_channel).
+  Rounding rounding() const noexcept { return rounding_; }
+  const std::vector<int32_t>& multipliers() const noexcept { return mult_; }  // empty for u8_fbgemm
+  const std::vector<int32_t>& shifts() const noexcept { return shift_; }      // empty for u8_fbgemm
   // What init() was given, kept so that the layer can be saved and built again.
   bool per_channel() const noexcept { return per_channel_; }
   const std::vector<int8_t>& weight_q() const noexcept { return wq_; }              // [out][in]
   const std::vector<float>& weight_scales() const noexcept { return ws_; }          // 1 or out
-  const std::vector<int32_t>& weight_zero_points() const noexcept { return wzp_; }  // as scales
+  const std::vector<int32_t>& weight_zero_points() const noexcept { return wzp_; }  // as scales (s8: 0)
   const std::vector<int32_t>& bias_s32() const noexcept { return bias_s32_; }       // empty or out
   const std::vector<float>& bias_f32() const noexcept { return bias_f32_; }         // empty or out
   QParams x_params() const noexcept { return x_; }
@@ -115,6 +150,8 @@ class QGEMM_API StaticLinear {
 
  private:
   int64_t in_ = 0, out_ = 0;
+  StaticLinearMode mode_ = StaticLinearMode::u8_fbgemm;
+  Rounding rounding_ = Rounding::double_rounding;
   bool per_channel_ = false;
   QParams x_, y_;
   int32_t lo_ = 0, hi_ = 255;
@@ -122,6 +159,7 @@ class QGEMM_API StaticLinear {
   std::vector<int32_t> bias_s32_;
   std::vector<int8_t> wq_;
   std::vector<int32_t> wzp_;
+  std::vector<int32_t> mult_, shift_;
   PackedWeights* packed_ = nullptr;
 };
 

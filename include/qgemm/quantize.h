@@ -89,6 +89,28 @@ QGEMM_API qgemm_status qgemm_static_linear_forward_ex(const qgemm_static_linear*
                                                       int64_t ldx, uint8_t* y, int64_t ldy,
                                                       const qgemm_gemm_options* options);
 
+/* TFLite's int8 fully connected (C++ StaticLinear::init_s8): symmetric s8 weights [out][in],
+ * 1 or out_features scales (per_channel), optional int32 bias, x/y zero points in [-128, 127],
+ * clamp [clamp_lo, clamp_hi] within [-128, 127], rounding QGEMM_ROUNDING_DOUBLE (TFLite's
+ * default) or QGEMM_ROUNDING_SINGLE. The layer runs only through the _s8 forwards; the uint8
+ * forwards refuse it (and the _s8 ones a layer made by qgemm_static_linear_create) with
+ * QGEMM_STATUS_BAD_ARGUMENT. options NULL: defaults. */
+enum { QGEMM_STATIC_LINEAR_U8_FBGEMM = 0, QGEMM_STATIC_LINEAR_S8_TFLITE = 1 };
+QGEMM_API qgemm_status qgemm_static_linear_create_s8(const int8_t* weight_q, int64_t out_features,
+                                                     int64_t in_features, const float* weight_scales,
+                                                     int32_t per_channel, const int32_t* bias, float x_scale,
+                                                     int32_t x_zero_point, float y_scale, int32_t y_zero_point,
+                                                     int32_t clamp_lo, int32_t clamp_hi, int32_t rounding,
+                                                     qgemm_static_linear** out);
+QGEMM_API qgemm_status qgemm_static_linear_forward_s8(const qgemm_static_linear* l, int64_t M, const int8_t* x,
+                                                      int64_t ldx, int8_t* y, int64_t ldy);
+QGEMM_API qgemm_status qgemm_static_linear_forward_s8_ex(const qgemm_static_linear* l, int64_t M, const int8_t* x,
+                                                         int64_t ldx, int8_t* y, int64_t ldy,
+                                                         const qgemm_gemm_options* options);
+/* Which of the two a static layer is (QGEMM_STATIC_LINEAR_*) and its rounding (QGEMM_ROUNDING_*,
+ * s8 only; QGEMM_ROUNDING_DOUBLE otherwise). Either output may be NULL. */
+QGEMM_API qgemm_status qgemm_static_linear_mode(const qgemm_static_linear* l, int32_t* mode, int32_t* rounding);
+
 /* What a layer holds, so that it can be saved and built again. The pointers point into the
  * layer and stay valid until it is destroyed; fields a layer does not have are 0 / NULL. */
 typedef struct qgemm_linear_info {

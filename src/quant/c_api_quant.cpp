@@ -19,6 +19,13 @@ struct qgemm_weight_only_linear {
   WeightOnlyLinear layer;
 };
 
+static_assert(QGEMM_STATIC_LINEAR_U8_FBGEMM == static_cast<int>(StaticLinearMode::u8_fbgemm) &&
+                  QGEMM_STATIC_LINEAR_S8_TFLITE == static_cast<int>(StaticLinearMode::s8_tflite),
+              "C and C++ static-layer modes differ");
+static_assert(QGEMM_ROUNDING_DOUBLE == static_cast<int>(Rounding::double_rounding) &&
+                  QGEMM_ROUNDING_SINGLE == static_cast<int>(Rounding::single_rounding),
+              "C and C++ roundings differ");
+
 namespace {
 qgemm_status c_status(Status s) { return static_cast<qgemm_status>(s); }
 
@@ -177,6 +184,35 @@ qgemm_status qgemm_static_linear_forward_ex(const qgemm_static_linear* l, int64_
                                             uint8_t* y, int64_t ldy, const qgemm_gemm_options* options) {
   if (!l) return c_status(detail::fail(Status::null_pointer, "qgemm_static_linear_forward_ex: null layer"));
   return c_status(l->layer.forward(M, x, ldx, y, ldy, gemm_options(options)));
+}
+
+qgemm_status qgemm_static_linear_create_s8(const int8_t* weight_q, int64_t out_features, int64_t in_features,
+                                           const float* weight_scales, int32_t per_channel, const int32_t* bias,
+                                           float x_scale, int32_t x_zero_point, float y_scale, int32_t y_zero_point,
+                                           int32_t clamp_lo, int32_t clamp_hi, int32_t rounding,
+                                           qgemm_static_linear** out) {
+  return create(out, [&](StaticLinear& l) {
+    return l.init_s8(weight_q, out_features, in_features, weight_scales, per_channel != 0, bias,
+                     QParams{x_scale, x_zero_point}, QParams{y_scale, y_zero_point}, clamp_lo, clamp_hi,
+                     static_cast<Rounding>(rounding));
+  });
+}
+qgemm_status qgemm_static_linear_forward_s8(const qgemm_static_linear* l, int64_t M, const int8_t* x, int64_t ldx,
+                                            int8_t* y, int64_t ldy) {
+  if (!l) return c_status(detail::fail(Status::null_pointer, "qgemm_static_linear_forward_s8: null layer"));
+  return c_status(l->layer.forward(M, x, ldx, y, ldy));
+}
+qgemm_status qgemm_static_linear_forward_s8_ex(const qgemm_static_linear* l, int64_t M, const int8_t* x,
+                                               int64_t ldx, int8_t* y, int64_t ldy,
+                                               const qgemm_gemm_options* options) {
+  if (!l) return c_status(detail::fail(Status::null_pointer, "qgemm_static_linear_forward_s8_ex: null layer"));
+  return c_status(l->layer.forward(M, x, ldx, y, ldy, gemm_options(options)));
+}
+qgemm_status qgemm_static_linear_mode(const qgemm_static_linear* l, int32_t* mode, int32_t* rounding) {
+  if (!l) return c_status(detail::fail(Status::null_pointer, "qgemm_static_linear_mode: null layer"));
+  if (mode) *mode = static_cast<int32_t>(l->layer.mode());
+  if (rounding) *rounding = static_cast<int32_t>(l->layer.rounding());
+  return c_status(detail::succeed());
 }
 
 qgemm_status qgemm_dynamic_linear_info(const qgemm_dynamic_linear* l, qgemm_linear_info* info) {
