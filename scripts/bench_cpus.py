@@ -320,17 +320,19 @@ def simd_isas(ctx):
     return [s for s in ctx.get("qgemm_isas", "").split(",") if s and s != "scalar"]
 
 
-def ref_filter():
+def ref_filter(isa):
+    """qgemm on `isa` and oneDNN at the reference shapes: measured in one process, their
+    repetitions interleaved at random, so that both sides see the same phases of a shared host."""
     ms = sorted({s.split("x")[0] for s in REF_SHAPES}, key=int)
     nks = sorted({s.split("x", 1)[1] for s in REF_SHAPES})
-    return f"^gemm/onednn/s32/({'|'.join(ms)})x({'|'.join(nks)})/"
+    return f"^gemm/(qgemm-{isa}|onednn)/s32/({'|'.join(ms)})x({'|'.join(nks)})/"
 
 
 def cmd_plan(run_json):
     ctx, _ = bench_module().load(run_json)
     for isa in simd_isas(ctx):
         if isa in ONEDNN_LIMIT:
-            print(isa, ONEDNN_LIMIT[isa], ref_filter())
+            print(isa, ONEDNN_LIMIT[isa], ref_filter(isa))
 
 
 def cmd_record(run_json, onednn_dir, results_dir, note):
@@ -344,7 +346,7 @@ def cmd_record(run_json, onednn_dir, results_dir, note):
     reference = {}
     for isa in simd_isas(ctx):
         limit = ONEDNN_LIMIT.get(isa)
-        onednn, impls = {}, set()
+        onednn, same_run, impls = {}, {}, set()
         if limit:
             path = os.path.join(onednn_dir, f"onednn-{isa}.json")
             octx, oent = br.load(path)
@@ -353,10 +355,14 @@ def cmd_record(run_json, onednn_dir, results_dir, note):
                 if "onednn" in row:
                     onednn[f"{key[1]}x{key[2]}x{key[3]}"] = row["onednn"]
                     impls.add(row["onednn"].get("label", ""))
+                if f"qgemm-{isa}" in row:  # qgemm in the same run as oneDNN: preferred
+                    same_run[f"{key[1]}x{key[2]}x{key[3]}"] = row[f"qgemm-{isa}"]
         gops = {}
         for shape in REF_SHAPES:
             M, N, K = (int(x) for x in shape.split("x"))
-            q = gemm.get(("s32", M, N, K, 1), {}).get(f"qgemm-{isa}", {}).get("GOPS")
+            q = same_run.get(shape, {}).get("GOPS")
+            if q is None:
+                q = gemm.get(("s32", M, N, K, 1), {}).get(f"qgemm-{isa}", {}).get("GOPS")
             if q is None:
                 raise ResultError(f"{run_json}: no gemm/qgemm-{isa}/s32/{shape} median (is it the quick set?)")
             o = onednn.get(shape, {}).get("GOPS") if limit else None
@@ -383,8 +389,9 @@ def cmd_record(run_json, onednn_dir, results_dir, note):
         "onednn_version": ctx.get("onednn_version"),
         "source": {"kind": "measured", "from": "scripts/bench --record", "notes": note},
         "method": "qgemm_bench quick set (scripts/bench --record): one thread, s32 output, random u8 A "
-                  "(zero point 3) and s8 B, medians of 5 repetitions of CPU time; oneDNN in its own run "
-                  "per ISA with ONEDNN_MAX_CPU_ISA; peaks and read bandwidth from qgemm_bench's probes",
+                  "(zero point 3) and s8 B, medians of 5 repetitions of CPU time; at the reference shapes "
+                  "qgemm and oneDNN (held with ONEDNN_MAX_CPU_ISA) in one run per ISA, their repetitions "
+                  "interleaved at random; peaks and read bandwidth from qgemm_bench's probes",
         "best_isa": best,
         "peak_gops": peaks,
         "read_bw_gbps": round(bw, 1) if bw > 0 else None,
