@@ -31,6 +31,9 @@ struct WeightFormat {
 
 // int8 values, [kp/KR][NR][KR] per panel (kernels/ukernel.hpp draws it): every kernel today.
 extern const WeightFormat kWeightFormat_s8;
+// Nibbles, two k values per byte, for the int4 layer (kernels/int4_ukernel.hpp draws it): pack()
+// takes one value in [0, 15] per int8 element, nr = 16, kr = 4, flip 0.
+extern const WeightFormat kWeightFormat_u4;
 
 }  // namespace detail
 }  // namespace qgemm

@@ -2,6 +2,7 @@
 // and the override (QGEMM_ISA, set_isa) that tests and benchmarks use to force a lower one.
 #include "dispatch.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -142,6 +143,17 @@ int isa_priority(Isa isa) noexcept {
 #undef QGEMM_ISA
   }
   return -1;
+}
+
+const Isa* isas_by_ascending_priority() noexcept {
+  static const struct Order {
+    Isa v[kIsaCount];
+    Order() {
+      for (int i = 0; i < kIsaCount; ++i) v[i] = static_cast<Isa>(i);
+      std::stable_sort(v, v + kIsaCount, [](Isa a, Isa b) { return isa_priority(a) < isa_priority(b); });
+    }
+  } order;
+  return order.v;
 }
 
 Status active_gemm_config(const GemmConfig** out) noexcept {

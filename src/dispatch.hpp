@@ -15,6 +15,8 @@ Status active_gemm_config(const GemmConfig** out) noexcept;
 const GemmConfig* gemm_config(Isa isa) noexcept;
 // The ISA's dispatch priority in the registry (higher wins); -1 for a value that is no Isa.
 int isa_priority(Isa isa) noexcept;
+// Every Isa value, lowest dispatch priority first (kIsaCount entries).
+const Isa* isas_by_ascending_priority() noexcept;
 // Records the kernel name for last_kernel_name().
 void set_last_kernel(const char* name) noexcept;
 

@@ -194,6 +194,78 @@ class QGEMM_API WeightOnlyLinear {
   std::vector<float> ws_, bias_;
 };
 
+// ---------------------------------------------------------------------------------------
+// int4 weights for LLM layers (docs/int4.md): W4A8 (X quantized to uint8 on every call, exact
+// int32 sums per group, combined in float in a pinned order: the same bits on every ISA and
+// thread count) or weight-only W4A32 / W4A16 (X stays float).
+struct Int4LinearOptions {
+  // k values per group sharing a scale (and zero point): 32, 64, 128 or 256, dividing
+  // in_features; 0: per channel (one group of in_features).
+  int32_t group_size = 128;
+  // true: q in [-8, 7], w = q * s; false: q in [0, 15] with a zero point z in [0, 15] per group,
+  // w = (q - z) * s.
+  bool symmetric = true;
+  // true: W4A32 / W4A16, y = bias + sum_k x[k] * (float(q - z) * s), one fmaf per k in k order;
+  // false: W4A8, X quantized to uint8 as DynamicLinear does (range including 0, 8 bits).
+  bool weight_only = false;
+  // W4A8: X's (scale, zero point) per row and group (true) or per row (false).
+  bool act_per_group = true;
+};
+
+class QGEMM_API Int4Linear {
+ public:
+  // Round-to-nearest quantization per group and output row of float weights [out][in]:
+  // symmetric: s = m / -8 with m the group's element of largest magnitude, q = clamp(round(w/s),
+  // -8, 7) (ggml's q4_0 rule: m maps to -8 exactly); asymmetric: the range [min, max] including 0,
+  // s = (max - min) / 15, z = clamp(round(-min / s), 0, 15), q = clamp(round(w/s) + z, 0, 15).
+  // bias: out floats or null.
+  Status init(const float* weight, int64_t out_features, int64_t in_features, const float* bias,
+              const Int4LinearOptions& opt = {}) noexcept;
+  // From quantized values, one per element [out][in] (int8 holding [-8, 7], or [0, 15] when not
+  // symmetric), scales [out][in / G] (finite) and zero points [out][in / G] in [0, 15] (null
+  // when symmetric), G = group_size (in_features for 0).
+  Status init_quantized(const int8_t* q, const float* scales, const int8_t* zero_points,
+                        int64_t out_features, int64_t in_features, const float* bias,
+                        const Int4LinearOptions& opt) noexcept;
+  // Y[M][out] from X[M][in] (float32, or bfloat16 / float16 bit patterns: ActType); ldx, ldy in
+  // elements. W4A8: per row (and group) p = choose_qparams_dynamic(min, max, false), xq =
+  // quantize(x, p) (kernels bit-identical on every ISA), then for each group g in order
+  //   acc = sum_{k in g} (xq[k] - za[g]) * (q[k][j] - z[g][j])   (exact int32)
+  //   y = fmaf(float(acc), sa[g] * s[g][j], y),   y starting at bias[j]
+  Status forward(int64_t M, ActType type, const void* x, int64_t ldx, float* y, int64_t ldy) const noexcept;
+  // The same with threading options (num_threads, a caller's pool): columns are split between
+  // threads, never K, so the result does not depend on them.
+  Status forward(int64_t M, ActType type, const void* x, int64_t ldx, float* y, int64_t ldy,
+                 const GemmOptions& options) const noexcept;
+
+  // The quantized weights back, as init_quantized() takes them (q [out][in], scales and zero
+  // points [out][groups()]; zero_points may be null, and is ignored when symmetric).
+  Status export_quantized(int8_t* q, float* scales, int8_t* zero_points) const noexcept;
+
+  int64_t in_features() const noexcept { return in_; }
+  int64_t out_features() const noexcept { return out_; }
+  int64_t group_size() const noexcept { return g_; }  // the effective G (in_features when per channel)
+  int64_t groups() const noexcept { return ng_; }
+  const Int4LinearOptions& options() const noexcept { return opt_; }
+  const std::vector<float>& bias() const noexcept { return bias_; }  // empty or out
+  // Bytes of the packed weights with their scales, zero points and sums (what forward reads).
+  size_t packed_bytes() const noexcept;
+
+ private:
+  Status pack(const int8_t* u, const float* scales, const int8_t* zp) noexcept;
+  int64_t in_ = 0, out_ = 0, g_ = 0, ng_ = 0, kg_ = 0, np_ = 0;
+  Int4LinearOptions opt_;
+  std::vector<uint8_t> w_;                // panels (kernels/int4_ukernel.hpp)
+  std::vector<float> ws_;                 // [np][ng][16]
+  std::vector<int32_t> wz_, wsum_;        // [np][ng][16]
+  std::vector<float> bias_, bias_padded_;  // out; np * 16
+};
+
+// Name of the kernel the last Int4Linear::forward on this thread ran, e.g.
+// "w4a8_linear_16c8__avx512vnni"; "" before any call. The int4 kernels follow the GEMM's ISA
+// (set_isa(), QGEMM_ISA): the best int4 kernel at or below it in priority.
+QGEMM_API const char* int4_kernel_name() noexcept;
+
 // Which kernels run: set_quant_isa() in quantize.hpp.
 // Name of the kernel the last WeightOnlyLinear::forward on this thread ran, e.g.
 // "w8_linear_f32_1x4__avx2"; "" before any call.

@@ -74,15 +74,10 @@ struct Tables {
 const Tables& tables() {
   static const Tables t = [] {
     Tables t;
-    bool done[kIsaCount] = {};
     const QuantKernels* below = nullptr;
-    for (int round = 0; round < kIsaCount; ++round) {  // ascending priority
-      int next = -1;
-      for (int i = 0; i < kIsaCount; ++i)
-        if (!done[i] && (next < 0 || isa_priority(static_cast<Isa>(i)) < isa_priority(static_cast<Isa>(next))))
-          next = i;
-      done[next] = true;
-      const Isa isa = static_cast<Isa>(next);
+    for (int round = 0; round < kIsaCount; ++round) {
+      const Isa isa = isas_by_ascending_priority()[round];
+      const int next = static_cast<int>(isa);
       const QuantKernels* own = built_table(isa);
       if (!own || !runnable(isa)) continue;
       QuantKernels m = *own;
