@@ -118,6 +118,15 @@ void w4f32_body(void* c, size_t p0, size_t p1) {
   for (size_t p = p0; p < p1; p += ctx->step) ctx->fn(*ctx->args, ctx->m, p, std::min(p1, p + ctx->step));
 }
 
+// X's parameters for n values: choose_qparams_dynamic over their range (NaN ignored, as
+// min_max() does; every element NaN or an infinite one is refused).
+Status choose_params(const detail::QuantKernels& qk, const float* x, size_t n, QParams* p) {
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  qk.min_max(x, n, &lo, &hi);
+  if (lo > hi) return fail(Status::bad_argument, "Int4Linear::forward: a row or group of X is all NaN");
+  return choose_qparams_dynamic(lo, hi, false, p);
+}
+
 }  // namespace
 
 const char* int4_kernel_name() noexcept { return g_last_name; }
@@ -362,20 +371,15 @@ Status Int4Linear::forward(int64_t M, ActType type, const void* x, int64_t ldx, 
     const float* row = xf + i * ldxf;
     uint8_t* aq = g_aq.data() + i * kp;
     QParams p;
-    if (!opt_.act_per_group) {
-      float lo = std::numeric_limits<float>::infinity(), hi = -lo;
-      if (Status st = min_max(row, in_, &lo, &hi); st != Status::ok) return st;
-      if (Status st = choose_qparams_dynamic(lo, hi, false, &p); st != Status::ok) return st;
-    }
+    if (!opt_.act_per_group)
+      if (Status st = choose_params(qk, row, in, &p); st != Status::ok) return st;
     for (size_t gi = 0; gi < ng; ++gi) {
       const float* xs = row + gi * g;
-      if (opt_.act_per_group) {
-        float lo = std::numeric_limits<float>::infinity(), hi = -lo;
-        if (Status st = min_max(xs, static_cast<int64_t>(g), &lo, &hi); st != Status::ok) return st;
-        if (Status st = choose_qparams_dynamic(lo, hi, false, &p); st != Status::ok) return st;
-      }
+      if (opt_.act_per_group)
+        if (Status st = choose_params(qk, xs, g, &p); st != Status::ok) return st;
       uint8_t* q = aq + gi * kg;
-      if (Status st = quantize(xs, static_cast<int64_t>(g), p, q); st != Status::ok) return st;
+      // quantize()'s arithmetic (the same kernel and inverse), without its per-call checks.
+      qk.quantize_u8(xs, g, 1.0f / p.scale, p.zero_point, q);
       std::fill(q + g, q + kg, uint8_t{0});
       int32_t sum = 0;
       for (size_t k = 0; k < g; ++k) sum += q[k];
