@@ -149,8 +149,15 @@ const Isa* isas_by_ascending_priority() noexcept {
   static const struct Order {
     Isa v[kIsaCount];
     Order() {
-      for (int i = 0; i < kIsaCount; ++i) v[i] = static_cast<Isa>(i);
-      std::stable_sort(v, v + kIsaCount, [](Isa a, Isa b) { return isa_priority(a) < isa_priority(b); });
+      // A stable insertion sort by hand: std::stable_sort's helpers instantiated on qgemm::Isa*
+      // demangle to "qgemm::Isa* std::__rotate_adaptive<...>", which the version script's
+      // qgemm::* exports from libqgemm.so (test consumer_shared_exports).
+      for (int i = 0; i < kIsaCount; ++i) {
+        const Isa x = static_cast<Isa>(i);
+        int j = i;
+        for (; j > 0 && isa_priority(v[j - 1]) > isa_priority(x); --j) v[j] = v[j - 1];
+        v[j] = x;
+      }
     }
   } order;
   return order.v;

@@ -130,6 +130,64 @@ QGEMM_API qgemm_status qgemm_dynamic_linear_info(const qgemm_dynamic_linear* l, 
 QGEMM_API qgemm_status qgemm_static_linear_info(const qgemm_static_linear* l, qgemm_linear_info* info);
 QGEMM_API qgemm_status qgemm_weight_only_linear_info(const qgemm_weight_only_linear* l, qgemm_linear_info* info);
 
+/* int4 weights for LLM layers (C++ Int4Linear in linear.hpp, docs/int4.md): W4A8 (X quantized to
+ * uint8 per call, exact int32 sums per group, the same bits on every ISA and thread count) or
+ * weight-only W4A32 / W4A16. */
+typedef struct qgemm_int4_linear qgemm_int4_linear;
+
+/* Int4LinearOptions; flags are nonzero for true. */
+typedef struct qgemm_int4_linear_options {
+  int32_t group_size;    /* 32, 64, 128 or 256 k values per group (dividing in_features); 0: per channel */
+  int32_t symmetric;     /* q in [-8, 7], w = q * s; 0: q in [0, 15] with a zero point per group */
+  int32_t weight_only;   /* W4A32 / W4A16 (X stays float); 0: W4A8 */
+  int32_t act_per_group; /* W4A8: X's (scale, zero point) per row and group; 0: per row */
+} qgemm_int4_linear_options;
+
+/* The defaults, as an initializer and as a function: group_size 128, symmetric, W4A8, X per group. */
+#define QGEMM_INT4_LINEAR_OPTIONS_DEFAULT {128, 1, 0, 1}
+QGEMM_API qgemm_int4_linear_options qgemm_int4_linear_default_options(void);
+
+/* From float weights [out][in], quantized round-to-nearest per row and group (Int4Linear::init).
+ * bias: out_features floats or NULL; options NULL: the defaults. */
+QGEMM_API qgemm_status qgemm_int4_linear_create(const float* weight, int64_t out_features, int64_t in_features,
+                                                const float* bias, const qgemm_int4_linear_options* options,
+                                                qgemm_int4_linear** out);
+/* From quantized values q [out][in] (int8 holding [-8, 7], or [0, 15] when not symmetric), scales
+ * [out][groups] (finite) and zero points [out][groups] in [0, 15] (NULL when symmetric; ignored
+ * then), groups = in_features / group_size (1 per channel). options NULL: the defaults. */
+QGEMM_API qgemm_status qgemm_int4_linear_create_quantized(const int8_t* q, const float* scales,
+                                                          const int8_t* zero_points, int64_t out_features,
+                                                          int64_t in_features, const float* bias,
+                                                          const qgemm_int4_linear_options* options,
+                                                          qgemm_int4_linear** out);
+/* Y[M][out] from X[M][in]: x is float (QGEMM_ACT_F32) or uint16_t bit patterns (QGEMM_ACT_BF16,
+ * QGEMM_ACT_F16); ldx, ldy in elements. */
+QGEMM_API qgemm_status qgemm_int4_linear_forward(const qgemm_int4_linear* l, int64_t M, int32_t act_type,
+                                                 const void* x, int64_t ldx, float* y, int64_t ldy);
+/* The same with threading options (NULL: defaults); the result does not depend on them. */
+QGEMM_API qgemm_status qgemm_int4_linear_forward_ex(const qgemm_int4_linear* l, int64_t M, int32_t act_type,
+                                                    const void* x, int64_t ldx, float* y, int64_t ldy,
+                                                    const qgemm_gemm_options* options);
+/* The quantized weights back as create_quantized takes them: q [out][in], scales and zero points
+ * [out][groups] (zero_points may be NULL; not written when symmetric). */
+QGEMM_API qgemm_status qgemm_int4_linear_export(const qgemm_int4_linear* l, int8_t* q, float* scales,
+                                                int8_t* zero_points);
+
+typedef struct qgemm_int4_layer_info {
+  int64_t out_features, in_features;
+  int64_t group_size;                /* the effective G: in_features when per channel */
+  int64_t groups;                    /* in_features / group_size */
+  qgemm_int4_linear_options options; /* as given (group_size 0 when per channel) */
+  const float* bias;                 /* out_features floats, NULL: none; valid until destroy */
+  size_t packed_bytes;               /* packed weights, scales, zero points and sums */
+} qgemm_int4_layer_info;
+
+QGEMM_API qgemm_status qgemm_int4_linear_info(const qgemm_int4_linear* l, qgemm_int4_layer_info* info);
+QGEMM_API void qgemm_int4_linear_destroy(qgemm_int4_linear* l);
+/* The kernel the last int4 forward on this thread ran, e.g. "w4a8_linear_16c8__avx512vnni"; ""
+ * before any. */
+QGEMM_API const char* qgemm_int4_kernel_name(void);
+
 #ifdef __cplusplus
 }
 #endif

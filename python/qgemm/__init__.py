@@ -3,7 +3,7 @@ utilities and quantized linear layers, on numpy arrays. ``qgemm.torch`` has the 
 ``torch.nn.Module`` s (imported only where torch is installed).
 
 Big arrays (activations, weights) must already have the element type a call takes (uint8 or
-int8 A, int8 or uint8 weights: the dtypes pick the sign combination; float32 X; float16 or bfloat16 bit patterns in uint16 for the weight-only layer):
+int8 A, int8 or uint8 weights: the dtypes pick the sign combination; float32 X; float16 or bfloat16 bit patterns in uint16 for the weight-only and int4 layers; int8 int4 values):
 anything else is a ``TypeError``, never a silent conversion. Scales and zero points may be Python
 numbers or sequences. A call the library refuses raises :class:`Error` (a ``ValueError``) with
 the library's status and message, and writes nothing. docs/python.md has the details.
@@ -14,18 +14,19 @@ from . import _qgemm
 from ._qgemm import (Error, active_isa, bf16_to_float, built_with_openmp, float_to_bf16, isa_available,
                      isa_names, isa_unavailable_reason, last_kernel_name, max_abs_error, mean_squared_error,
                      min_max, quant_isa, quantize_multiplier, reset_isa, reset_quant_isa, set_isa,
-                     set_quant_isa, weight_only_kernel_name)
+                     set_quant_isa, weight_only_kernel_name, int4_kernel_name)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Error", "active_isa", "bf16_to_float", "built_with_openmp", "float_to_bf16", "isa_available", "isa_names",
     "isa_unavailable_reason", "last_kernel_name", "max_abs_error", "mean_squared_error", "min_max", "quant_isa",
-    "quantize_multiplier", "reset_isa", "reset_quant_isa", "set_isa", "set_quant_isa", "weight_only_kernel_name",
+    "quantize_multiplier", "reset_isa", "reset_quant_isa", "set_isa", "set_quant_isa", "weight_only_kernel_name", "int4_kernel_name",
     "quant_range", "choose_qparams", "choose_qparams_dynamic", "choose_qparams_tensor",
     "choose_qparams_per_channel", "quantize", "dequantize", "quantize_per_channel", "dequantize_per_channel",
     "quantization_error", "pack_weights", "PackedWeights", "output_s32", "output_fixed_point",
     "output_float_multiplier", "output_f32", "gemm", "DynamicLinear", "StaticLinear", "WeightOnlyLinear",
+    "Int4Linear",
 ]
 
 PackedWeights = _qgemm.PackedWeights
@@ -355,3 +356,106 @@ class WeightOnlyLinear:
 
 def _rebuild_weight_only(weight_q, scales, bias):
     return WeightOnlyLinear.from_quantized(weight_q, scales, bias)
+
+
+class Int4Linear:
+    """int4 weights for LLM layers (docs/int4.md): W4A8 (float32 X quantized to uint8 per row, or
+    per row and group, on every call; exact int32 sums per group combined in float32 in a pinned
+    order, so the same bits on every ISA and thread count) or, with weight_only, W4A32 / W4A16
+    (float32, float16 or bfloat16 X stays float). Weights per group of `group_size` k values
+    (32, 64, 128 or 256 dividing in_features; 0: per channel), symmetric (q in [-8, 7]) or with a
+    zero point per group (q in [0, 15]). float32 Y."""
+
+    def __init__(self, weight, bias=None, group_size=128, symmetric=True, weight_only=False, act_per_group=True):
+        """From float32 weights [out][in]: round-to-nearest per row and group (the C++
+        Int4Linear::init; symmetric: ggml q4_0's rule, the group's largest magnitude maps to -8)."""
+        self._l = _qgemm.Int4Linear.from_float(weight, _opt_f32(bias, "bias"), int(group_size), bool(symmetric),
+                                               bool(weight_only), bool(act_per_group))
+
+    @classmethod
+    def from_quantized(cls, q, scales, zero_points=None, bias=None, group_size=None, symmetric=None,
+                       weight_only=False, act_per_group=True):
+        """From int8 q [out][in] ([-8, 7], or [0, 15] with zero points), scales [out][groups] and
+        zero points [out][groups] in [0, 15] (None: symmetric weights). group_size None: read from
+        scales' shape (one column: 0, per channel); symmetric None: whether zero_points is None.
+        1-D scales (and zero points) of out values are one group per row."""
+        out = q.shape[0] if getattr(q, "ndim", 0) == 2 else None
+        s = _scales_2d(scales, "scales", out)
+        z = None if zero_points is None else _zero_points_2d(zero_points, out)
+        if symmetric is None:
+            symmetric = zero_points is None
+        if group_size is None:
+            group_size = _group_size_of(q, s)
+        self = cls.__new__(cls)
+        self._l = _qgemm.Int4Linear.from_quantized(q, s, z, _opt_f32(bias, "bias"), int(group_size), bool(symmetric),
+                                                   bool(weight_only), bool(act_per_group))
+        return self
+
+    def forward(self, x, *, num_threads=0):
+        """float32 Y[..., out] for X[..., in]: float32, float16, or bfloat16 bit patterns (uint16)."""
+        return self._l.forward(x, int(num_threads))
+
+    __call__ = forward
+
+    def export(self):
+        """(q int8 [out][in], scales float32 [out][groups], zero_points int8 [out][groups] or None
+        when symmetric): what from_quantized takes."""
+        return self._l.export()
+
+    in_features = property(lambda self: self._l.in_features)
+    out_features = property(lambda self: self._l.out_features)
+    group_size = property(lambda self: self._l.group_size)  # as given: 0 for per channel
+    groups = property(lambda self: self._l.groups)
+    symmetric = property(lambda self: self._l.symmetric)
+    weight_only = property(lambda self: self._l.weight_only)
+    act_per_group = property(lambda self: self._l.act_per_group)
+    bias = property(lambda self: self._l.bias)
+    packed_bytes = property(lambda self: self._l.packed_bytes)  # what forward reads
+
+    def __reduce__(self):  # pickle / deepcopy: the int4 values, packed again on load
+        q, s, z = self.export()
+        return (_rebuild_int4, (q, s, z, self.bias, self.group_size, self.symmetric, self.weight_only,
+                                self.act_per_group))
+
+    def __repr__(self):
+        return (f"qgemm.Int4Linear(in_features={self.in_features}, out_features={self.out_features}, "
+                f"group_size={self.group_size}, symmetric={self.symmetric}, weight_only={self.weight_only}, "
+                f"act_per_group={self.act_per_group})")
+
+
+def _rebuild_int4(q, scales, zero_points, bias, group_size, symmetric, weight_only, act_per_group):
+    return Int4Linear.from_quantized(q, scales, zero_points, bias, group_size, symmetric, weight_only, act_per_group)
+
+
+def _scales_2d(values, name, out):
+    """float32 [out][groups]; a 1-D array of out values is one group per row."""
+    a = _np.asarray(values)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be real numbers, got {a.dtype}")
+    if a.ndim == 1 and out is not None and a.size == out:
+        a = a.reshape(out, 1)
+    return _np.asarray(a, dtype=_np.float32, order="C")
+
+
+def _zero_points_2d(values, out):
+    """int8 [out][groups] of integers (the library refuses any outside [0, 15])."""
+    a = _np.asarray(values)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"zero_points must be integers, got {a.dtype}")
+    if a.size and (a.min() < -128 or a.max() > 127):
+        raise ValueError("zero_points must be in [0, 15]")
+    if a.ndim == 1 and out is not None and a.size == out:
+        a = a.reshape(out, 1)
+    return _np.asarray(a, dtype=_np.int8, order="C")
+
+
+def _group_size_of(q, scales):
+    """The group size that scales' columns imply: 0 (per channel) for one column."""
+    if getattr(q, "ndim", 0) != 2 or scales.ndim != 2 or scales.shape[1] < 1:
+        return 0  # the binding refuses the shapes with its own message
+    ng, k = scales.shape[1], q.shape[1]
+    if ng == 1:
+        return 0
+    if k % ng:
+        raise ValueError(f"scales has {ng} columns, which do not divide in_features = {k}")
+    return k // ng

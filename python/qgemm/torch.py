@@ -6,8 +6,10 @@
 - DynamicLinear: torch.ao.nn.quantized.dynamic.Linear (float32 X -> float32 Y).
 - StaticLinear: torch.ao.nn.quantized.Linear (quint8 X -> quint8 Y, fbgemm's arithmetic).
 - WeightOnlyLinear: W8A32 / W8A16 (float32, bfloat16 or float16 X; Y in X's dtype).
+- Int4Linear: int4 weights per group, W4A8 or weight-only W4A32 / W4A16 (float32, bfloat16 or
+  float16 X; Y in X's dtype).
 
-Each module keeps its int8 weights, scales, zero points and bias as buffers (so state_dict,
+Each module keeps its int8 (int4) weights, scales, zero points and bias as buffers (so state_dict,
 load_state_dict, copy.deepcopy, pickle and torch.save work) and packs them again on load. CPU
 tensors only; no autograd; torch.jit.script is not supported (no custom op is registered).
 `num_threads` (None: torch.get_num_threads()) is the thread count of each call.
@@ -19,7 +21,8 @@ from torch import nn
 
 from . import _qgemm
 
-__all__ = ["DynamicLinear", "StaticLinear", "WeightOnlyLinear", "quantize_dynamic", "default_reduce_range"]
+__all__ = ["DynamicLinear", "StaticLinear", "WeightOnlyLinear", "Int4Linear", "quantize_dynamic",
+           "default_reduce_range"]
 
 
 def default_reduce_range():
@@ -99,7 +102,8 @@ class _QgemmModule(nn.Module):
         # Per-tensor and per-channel parameters differ in length: take the saved ones' shape.
         for n in ("weight_scale", "weight_zero_point"):
             t = state_dict.get(prefix + n)
-            if n in self._buffer_dtypes and t is not None and getattr(self, n).shape != t.shape:
+            cur = getattr(self, n, None)
+            if n in self._buffer_dtypes and t is not None and (cur is None or cur.shape != t.shape):
                 setattr(self, n, torch.empty(t.shape, dtype=self._buffer_dtypes[n]))
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
@@ -375,6 +379,74 @@ class WeightOnlyLinear(_QgemmModule):
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+class Int4Linear(_QgemmModule):
+    """int4 weights per group (qgemm.Int4Linear, docs/int4.md): W4A8 (X quantized to uint8 per
+    row, or per row and group, on every call; the same bits on every ISA and thread count) or
+    weight-only W4A32 / W4A16. float32, bfloat16 or float16 X of any leading shape; Y in X's
+    dtype (computed in float32). Buffers: weight_q int8 [out][in] (q in [-8, 7], or [0, 15] with
+    zero points), weight_scale float32 [out][groups], weight_zero_point int8 [out][groups] (None
+    when symmetric), bias float32."""
+
+    _buffer_dtypes = {"weight_q": torch.int8, "weight_scale": torch.float32, "weight_zero_point": torch.int8,
+                      "bias": torch.float32}
+    _act = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2}
+
+    def __init__(self, in_features, out_features, bias=True, *, group_size=128, symmetric=True, weight_only=False,
+                 act_per_group=True, num_threads=None):
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.group_size, self.symmetric = int(group_size), bool(symmetric)
+        self.weight_only, self.act_per_group = bool(weight_only), bool(act_per_group)
+        self.num_threads = num_threads
+        g = self.group_size if self.group_size > 0 else max(self.in_features, 1)
+        ng = max(self.in_features // g, 1)
+        self.register_buffer("weight_q", torch.zeros(self.out_features, self.in_features, dtype=torch.int8))
+        self.register_buffer("weight_scale", torch.ones(self.out_features, ng, dtype=torch.float32))
+        self.register_buffer("weight_zero_point",
+                             None if self.symmetric else torch.zeros(self.out_features, ng, dtype=torch.int8))
+        self.register_buffer("bias", torch.zeros(self.out_features) if bias else None)
+        self._pack()
+
+    def _pack(self):
+        self._layer = _qgemm.Int4Linear.from_quantized(
+            _np(self.weight_q, torch.int8), _np(self.weight_scale, torch.float32),
+            None if self.symmetric else _np(self.weight_zero_point, torch.int8),
+            None if self.bias is None else _np(self.bias, torch.float32), self.group_size, self.symmetric,
+            self.weight_only, self.act_per_group)
+
+    def forward(self, x):
+        x2, m, ldx = _rows(x, self.in_features, tuple(self._act), "qgemm Int4Linear")
+        n = self.out_features
+        y = torch.empty(m, n, dtype=torch.float32)
+        self._layer.forward_ptr(m, self._act[x.dtype], x2.data_ptr(), ldx, y.data_ptr(), n, _threads(self.num_threads))
+        y = y.view(*x.shape[:-1], n)
+        return y if x.dtype == torch.float32 else y.to(x.dtype)
+
+    @classmethod
+    def from_float(cls, mod, group_size=128, symmetric=True, weight_only=False, act_per_group=True, *,
+                   num_threads=None):
+        """From an nn.Linear: its weights quantized by qgemm (round-to-nearest per row and group,
+        qgemm.Int4Linear; symmetric: ggml q4_0's rule)."""
+        if not isinstance(mod, nn.Linear):
+            raise TypeError(f"from_float takes an nn.Linear, got {type(mod).__name__}")
+        bias = None if mod.bias is None else _np(mod.bias, torch.float32)
+        layer = _qgemm.Int4Linear.from_float(_np(mod.weight, torch.float32), bias, int(group_size), bool(symmetric),
+                                             bool(weight_only), bool(act_per_group))
+        q, s, z = layer.export()
+        self = cls(mod.in_features, mod.out_features, mod.bias is not None, group_size=group_size,
+                   symmetric=symmetric, weight_only=weight_only, act_per_group=act_per_group,
+                   num_threads=num_threads)
+        self.weight_q, self.weight_scale = torch.from_numpy(q), torch.from_numpy(s)
+        self.weight_zero_point = None if z is None else torch.from_numpy(z)
+        self.bias = _float_bias(mod.bias)
+        self._layer = layer
+        return self
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, group_size={self.group_size}, "
+                f"symmetric={self.symmetric}, weight_only={self.weight_only}, act_per_group={self.act_per_group}")
 
 
 def quantize_dynamic(model, qconfig_spec=None, dtype=torch.qint8, mapping=None, inplace=False):

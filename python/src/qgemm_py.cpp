@@ -241,6 +241,75 @@ std::unique_ptr<WeightOnlyLinear> wo_from_quantized(py::handle wq, py::handle sc
   return l;
 }
 
+// Int4Linear's options from the binding's arguments.
+Int4LinearOptions int4_options(int32_t group_size, bool symmetric, bool weight_only, bool act_per_group) {
+  Int4LinearOptions o;
+  o.group_size = group_size;
+  o.symmetric = symmetric;
+  o.weight_only = weight_only;
+  o.act_per_group = act_per_group;
+  return o;
+}
+
+std::unique_ptr<Int4Linear> int4_from_float(py::handle w, py::object bias, const Int4LinearOptions& opt) {
+  auto wa = exact<float>(w, "weight");
+  need_ndim(wa, 2, "weight");
+  py::array_t<float, py::array::c_style> ba;
+  if (!bias.is_none()) {
+    ba = exact<float>(bias, "bias");
+    if (ba.ndim() != 1 || ba.size() != wa.shape(0)) throw py::value_error("bias must hold out_features values");
+  }
+  auto l = std::make_unique<Int4Linear>();
+  const float* wp = wa.data();
+  const float* bp = bias.is_none() ? nullptr : ba.data();
+  const int64_t out = wa.shape(0), in = wa.shape(1);
+  if (out * in >= (int64_t{1} << 20)) {
+    py::gil_scoped_release nogil;
+    check(l->init(wp, out, in, bp, opt));
+  } else {
+    check(l->init(wp, out, in, bp, opt));
+  }
+  return l;
+}
+
+// q [out][in] int8, scales [out][groups] float32, zero points [out][groups] int8 (asymmetric).
+// The shapes are checked here only where the options give a geometry the library accepts; with
+// any other the library refuses the options before it reads an array.
+std::unique_ptr<Int4Linear> int4_from_quantized(py::handle q, py::handle scales, py::object zero_points,
+                                                py::object bias, const Int4LinearOptions& opt) {
+  auto qa = exact<int8_t>(q, "q");
+  need_ndim(qa, 2, "q");
+  const int64_t out = qa.shape(0), in = qa.shape(1);
+  auto sa = exact<float>(scales, "scales");
+  py::array_t<int8_t, py::array::c_style> za;
+  if (!zero_points.is_none()) {
+    if (opt.symmetric) throw py::value_error("zero_points given for symmetric weights (q in [-8, 7] has none)");
+    za = exact<int8_t>(zero_points, "zero_points");
+  }
+  const int32_t gs = opt.group_size;
+  const bool geometry = out >= 1 && in >= 1 &&
+                        (gs == 0 || ((gs == 32 || gs == 64 || gs == 128 || gs == 256) && in % gs == 0));
+  if (geometry) {
+    const int64_t ng = gs == 0 ? 1 : in / gs;
+    auto shape_is = [&](const py::array& a) { return a.ndim() == 2 && a.shape(0) == out && a.shape(1) == ng; };
+    if (!shape_is(sa))
+      throw py::value_error("scales must have shape (out_features, in_features / group_size) = (" +
+                            std::to_string(out) + ", " + std::to_string(ng) + ")");
+    if (!zero_points.is_none() && !shape_is(za))
+      throw py::value_error("zero_points must have the shape of scales, (" + std::to_string(out) + ", " +
+                            std::to_string(ng) + ")");
+  }
+  py::array_t<float, py::array::c_style> ba;
+  if (!bias.is_none()) {
+    ba = exact<float>(bias, "bias");
+    if (ba.ndim() != 1 || ba.size() != out) throw py::value_error("bias must hold out_features values");
+  }
+  auto l = std::make_unique<Int4Linear>();
+  check(l->init_quantized(qa.data(), sa.data(), zero_points.is_none() ? nullptr : za.data(), out, in,
+                          bias.is_none() ? nullptr : ba.data(), opt));
+  return l;
+}
+
 // x as rows of `in` values: [M][in] of any leading shape with the last dimension `in`.
 template <typename T>
 py::array_t<T, py::array::c_style> rows(py::handle x, int64_t in, const char* what, int64_t* M) {
@@ -282,6 +351,7 @@ PYBIND11_MODULE(_qgemm, m) {
   m.def("set_quant_isa", [](const std::string& n) { check(set_quant_isa(isa_arg(n))); });
   m.def("reset_quant_isa", [] { reset_quant_isa(); });
   m.def("weight_only_kernel_name", [] { return std::string(weight_only_kernel_name()); });
+  m.def("int4_kernel_name", [] { return std::string(int4_kernel_name()); });
   m.def("built_with_openmp", [] { return built_with_openmp(); });
 
   // ---- packed weights and gemm
@@ -681,4 +751,71 @@ PYBIND11_MODULE(_qgemm, m) {
       })
       .def_property_readonly("weight_scales", [](const WeightOnlyLinear& l) { return copy_of(l.weight_scales()); })
       .def_property_readonly("bias", [](const WeightOnlyLinear& l) { return copy_of(l.bias()); });
+
+  py::class_<Int4Linear>(m, "Int4Linear")
+      .def_static("from_float", [](py::handle w, py::object bias, int32_t gs, bool sym, bool wo, bool apg) {
+             return int4_from_float(w, bias, int4_options(gs, sym, wo, apg));
+           }, py::arg("weight"), py::arg("bias"), py::arg("group_size"), py::arg("symmetric"), py::arg("weight_only"),
+           py::arg("act_per_group"))
+      .def_static("from_quantized", [](py::handle q, py::handle s, py::object z, py::object bias, int32_t gs, bool sym,
+                                       bool wo, bool apg) {
+             return int4_from_quantized(q, s, z, bias, int4_options(gs, sym, wo, apg));
+           }, py::arg("q"), py::arg("scales"), py::arg("zero_points"), py::arg("bias"), py::arg("group_size"),
+           py::arg("symmetric"), py::arg("weight_only"), py::arg("act_per_group"))
+      .def("forward", [](const Int4Linear& l, py::handle x, int32_t nt) {
+        if (!py::isinstance<py::array>(x)) throw py::type_error("x must be a numpy array");
+        const int32_t t = act_type_of(py::reinterpret_borrow<py::array>(x));
+        int64_t M;
+        py::array a = t == 0 ? py::array(rows<float>(x, l.in_features(), "x", &M))
+                             : py::array(rows<uint16_t>(t == 2 ? x.attr("view")("uint16") : x, l.in_features(), "x", &M));
+        py::array_t<float> y(out_shape(a, l.out_features()));
+        const void* xp = a.data();
+        float* yp = y.mutable_data();
+        if (big(M, l.in_features(), l.out_features())) {
+          py::gil_scoped_release nogil;
+          check(l.forward(M, static_cast<ActType>(t), xp, l.in_features(), yp, l.out_features(), threads(nt)));
+        } else {
+          check(l.forward(M, static_cast<ActType>(t), xp, l.in_features(), yp, l.out_features(), threads(nt)));
+        }
+        return y;
+      })
+      // For qgemm.torch: act_type 0 float32, 1 bfloat16, 2 float16 (ldx, ldy in elements).
+      .def("forward_ptr", [](const Int4Linear& l, int64_t M, int32_t t, uintptr_t x, int64_t ldx, uintptr_t y,
+                             int64_t ldy, int32_t nt) {
+        const void* xp = reinterpret_cast<const void*>(x);
+        auto* yp = reinterpret_cast<float*>(y);
+        if (big(M, l.in_features(), l.out_features())) {
+          py::gil_scoped_release nogil;
+          check(l.forward(M, static_cast<ActType>(t), xp, ldx, yp, ldy, threads(nt)));
+        } else {
+          check(l.forward(M, static_cast<ActType>(t), xp, ldx, yp, ldy, threads(nt)));
+        }
+      })
+      // (q [out][in] int8, scales [out][groups] float32, zero points [out][groups] int8 or None).
+      .def("export", [](const Int4Linear& l) {
+        const py::ssize_t out = l.out_features(), in = l.in_features(), ng = l.groups();
+        py::array_t<int8_t> q({out, in});
+        py::array_t<float> s({out, ng});
+        py::object z = py::none();
+        int8_t* zp = nullptr;
+        if (!l.options().symmetric) {
+          py::array_t<int8_t> za({out, ng});
+          zp = za.mutable_data();
+          z = za;
+        }
+        check(l.export_quantized(q.mutable_data(), s.mutable_data(), zp));
+        return py::make_tuple(q, s, z);
+      })
+      .def_property_readonly("in_features", &Int4Linear::in_features)
+      .def_property_readonly("out_features", &Int4Linear::out_features)
+      .def_property_readonly("group_size", [](const Int4Linear& l) { return l.options().group_size; })
+      .def_property_readonly("groups", &Int4Linear::groups)
+      .def_property_readonly("symmetric", [](const Int4Linear& l) { return l.options().symmetric; })
+      .def_property_readonly("weight_only", [](const Int4Linear& l) { return l.options().weight_only; })
+      .def_property_readonly("act_per_group", [](const Int4Linear& l) { return l.options().act_per_group; })
+      .def_property_readonly("packed_bytes", &Int4Linear::packed_bytes)
+      .def_property_readonly("bias", [](const Int4Linear& l) -> py::object {
+        if (l.bias().empty()) return py::none();
+        return copy_of(l.bias());
+      });
 }

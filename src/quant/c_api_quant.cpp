@@ -18,6 +18,9 @@ struct qgemm_static_linear {
 struct qgemm_weight_only_linear {
   WeightOnlyLinear layer;
 };
+struct qgemm_int4_linear {
+  Int4Linear layer;
+};
 
 static_assert(QGEMM_STATIC_LINEAR_U8_FBGEMM == static_cast<int>(StaticLinearMode::u8_fbgemm) &&
                   QGEMM_STATIC_LINEAR_S8_TFLITE == static_cast<int>(StaticLinearMode::s8_tflite),
@@ -50,6 +53,16 @@ GemmOptions gemm_options(const qgemm_gemm_options* o) {
     g.parallel_ctx = o->parallel_ctx;
   }
   return g;
+}
+Int4LinearOptions int4_options(const qgemm_int4_linear_options* o) {
+  Int4LinearOptions r;
+  if (o) {
+    r.group_size = o->group_size;
+    r.symmetric = o->symmetric != 0;
+    r.weight_only = o->weight_only != 0;
+    r.act_per_group = o->act_per_group != 0;
+  }
+  return r;
 }
 template <typename T>
 const T* data_or_null(const std::vector<T>& v) {
@@ -265,5 +278,56 @@ qgemm_status qgemm_weight_only_linear_info(const qgemm_weight_only_linear* l, qg
   *info = r;
   return c_status(detail::succeed());
 }
+
+qgemm_int4_linear_options qgemm_int4_linear_default_options(void) {
+  const Int4LinearOptions d;
+  return qgemm_int4_linear_options{d.group_size, d.symmetric, d.weight_only, d.act_per_group};
+}
+qgemm_status qgemm_int4_linear_create(const float* weight, int64_t out_features, int64_t in_features,
+                                      const float* bias, const qgemm_int4_linear_options* options,
+                                      qgemm_int4_linear** out) {
+  const Int4LinearOptions opt = int4_options(options);
+  return create(out, [&](Int4Linear& l) { return l.init(weight, out_features, in_features, bias, opt); });
+}
+qgemm_status qgemm_int4_linear_create_quantized(const int8_t* q, const float* scales, const int8_t* zero_points,
+                                                int64_t out_features, int64_t in_features, const float* bias,
+                                                const qgemm_int4_linear_options* options,
+                                                qgemm_int4_linear** out) {
+  const Int4LinearOptions opt = int4_options(options);
+  return create(out, [&](Int4Linear& l) {
+    return l.init_quantized(q, scales, zero_points, out_features, in_features, bias, opt);
+  });
+}
+qgemm_status qgemm_int4_linear_forward(const qgemm_int4_linear* l, int64_t M, int32_t act_type, const void* x,
+                                       int64_t ldx, float* y, int64_t ldy) {
+  if (!l) return c_status(detail::fail(Status::null_pointer, "qgemm_int4_linear_forward: null layer"));
+  return c_status(l->layer.forward(M, static_cast<ActType>(act_type), x, ldx, y, ldy));
+}
+qgemm_status qgemm_int4_linear_forward_ex(const qgemm_int4_linear* l, int64_t M, int32_t act_type, const void* x,
+                                          int64_t ldx, float* y, int64_t ldy, const qgemm_gemm_options* options) {
+  if (!l) return c_status(detail::fail(Status::null_pointer, "qgemm_int4_linear_forward_ex: null layer"));
+  return c_status(l->layer.forward(M, static_cast<ActType>(act_type), x, ldx, y, ldy, gemm_options(options)));
+}
+qgemm_status qgemm_int4_linear_export(const qgemm_int4_linear* l, int8_t* q, float* scales, int8_t* zero_points) {
+  if (!l) return c_status(detail::fail(Status::null_pointer, "qgemm_int4_linear_export: null layer"));
+  return c_status(l->layer.export_quantized(q, scales, zero_points));
+}
+qgemm_status qgemm_int4_linear_info(const qgemm_int4_linear* l, qgemm_int4_layer_info* info) {
+  if (!l || !info) return c_status(detail::fail(Status::null_pointer, "qgemm_int4_linear_info: null argument"));
+  const Int4Linear& w = l->layer;
+  const Int4LinearOptions& o = w.options();
+  qgemm_int4_layer_info r{};
+  r.out_features = w.out_features();
+  r.in_features = w.in_features();
+  r.group_size = w.group_size();
+  r.groups = w.groups();
+  r.options = qgemm_int4_linear_options{o.group_size, o.symmetric, o.weight_only, o.act_per_group};
+  r.bias = data_or_null(w.bias());
+  r.packed_bytes = w.packed_bytes();
+  *info = r;
+  return c_status(detail::succeed());
+}
+void qgemm_int4_linear_destroy(qgemm_int4_linear* l) { delete l; }
+const char* qgemm_int4_kernel_name(void) { return int4_kernel_name(); }
 
 }  // extern "C"
