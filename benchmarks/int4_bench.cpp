@@ -107,6 +107,13 @@ double measure_read_gbs(size_t bytes, int passes) {
   return best;
 }
 
+// One thread whatever OMP_NUM_THREADS says (WeightOnlyLinear has no threads).
+qgemm::GemmOptions one_thread() {
+  qgemm::GemmOptions o;
+  o.num_threads = 1;
+  return o;
+}
+
 size_t make_int4(const float* w, int64_t N, int64_t K, int32_t g, bool weight_only,
                  std::function<void(int64_t, const float*, float*)>* call) {
   auto layer = std::make_shared<qgemm::Int4Linear>();
@@ -117,7 +124,7 @@ size_t make_int4(const float* w, int64_t N, int64_t K, int32_t g, bool weight_on
   o.act_per_group = true;
   if (layer->init(w, N, K, nullptr, o) != qgemm::Status::ok) return 0;
   *call = [layer, K, N](int64_t M, const float* x, float* y) {
-    if (layer->forward(M, qgemm::ActType::f32, x, K, y, N) != qgemm::Status::ok) std::abort();
+    if (layer->forward(M, qgemm::ActType::f32, x, K, y, N, one_thread()) != qgemm::Status::ok) std::abort();
   };
   return layer->packed_bytes();
 }
@@ -129,7 +136,7 @@ size_t make_dyn(const float* w, int64_t N, int64_t K, std::function<void(int64_t
   o.reduce_range = false;
   if (layer->init(w, N, K, nullptr, o) != qgemm::Status::ok) return 0;
   *call = [layer, K, N](int64_t M, const float* x, float* y) {
-    if (layer->forward(M, x, K, y, N) != qgemm::Status::ok) std::abort();
+    if (layer->forward(M, x, K, y, N, one_thread()) != qgemm::Status::ok) std::abort();
   };
   return static_cast<size_t>(N * K + N * 4);  // s8 values and per-channel scales
 }
