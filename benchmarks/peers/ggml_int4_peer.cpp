@@ -6,7 +6,7 @@
 // Methods: q4_0_rp, q4_K_rp (weights in the CPU_REPACK buffer: the interleaved 8x8 layouts that
 // llama.cpp uses on AVX2 machines), q4_0, q4_K, q8_0 (plain CPU buffer).
 // Usage: ggml_int4_peer [--rounds=R] [--shapes=NxK,...] [--m=...] [--methods=...] [--l3-mb=X]
-//                       [--min-round-ms=T] [--tsv=FILE] [--read-bw=GBS (else measured here)]
+//                       [--min-round-ms=T] [--clock=cpu|wall] [--tsv=FILE] [--read-bw=GBS (else measured here)]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -25,7 +26,16 @@
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
 
-using clk = std::chrono::steady_clock;
+// Times: process CPU time by default (--clock=cpu): on a shared machine the time a call spends
+// descheduled is not the kernel's; every program here computes on the calling thread only, and
+// any helper thread's time would count too. --clock=wall: steady wall time.
+static bool g_wall_clock = false;
+static double now_ms() {
+  if (g_wall_clock) return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
 
 static uint32_t hash32(uint32_t x) {
   x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16; return x;
@@ -58,9 +68,9 @@ static double read_bw(size_t bytes, int passes) {
   for (size_t i = 0; i < n; ++i) buf[i] = i * 0x9E3779B97F4A7C15ull;
   double best = 0; volatile uint64_t sink = 0;
   for (int p = 0; p < passes; ++p) {
-    auto t0 = clk::now(); uint64_t a[8] = {0};
+    double t0 = now_ms(); uint64_t a[8] = {0};
     for (size_t i = 0; i + 8 <= n; i += 8) for (int j = 0; j < 8; ++j) a[j] += buf[i + j];
-    double s = std::chrono::duration<double>(clk::now() - t0).count();
+    double s = (now_ms() - t0) / 1e3;
     sink = sink + a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
     best = std::max(best, n * 8.0 / s / 1e9);
   }
@@ -94,6 +104,7 @@ int main(int argc, char** argv) {
     else if (auto v = val("--min-round-ms=")) min_round_ms = atof(v);
     else if (auto v = val("--l3-mb=")) l3_mb = atof(v);
     else if (auto v = val("--tsv=")) tsv_path = v;
+    else if (auto v = val("--clock=")) g_wall_clock = !strcmp(v, "wall");
     else if (auto v = val("--read-bw=")) read_bw_given = atof(v);
     else if (auto v = val("--shapes=")) { shapes.clear(); for (auto& s : split(v, ',')) { long long n, k; if (sscanf(s.c_str(), "%lldx%lld", &n, &k) != 2) return 2; shapes.push_back({n, k}); } }
     else if (auto v = val("--m=")) { ms.clear(); for (auto& s : split(v, ',')) ms.push_back(atoll(s.c_str())); }
@@ -116,8 +127,8 @@ int main(int argc, char** argv) {
   size_t rotate = 3 * l3 + (1u << 20);
   size_t bwbytes = std::max<size_t>(4 * l3, size_t(512) << 20);
   double bw = read_bw_given > 0 ? read_bw_given : read_bw(bwbytes, 5);
-  printf("ggml_int4_peer: one thread; L3 reported %.1f MiB, used %.1f MiB (decode rows rotate over > %.0f MiB per method)\n",
-         l3r / 1048576.0, l3 / 1048576.0, rotate / 1048576.0);
+  printf("ggml_int4_peer: one thread, %s time; L3 reported %.1f MiB, used %.1f MiB (decode rows rotate over > %.0f MiB per method)\n",
+         g_wall_clock ? "wall" : "process CPU", l3r / 1048576.0, l3 / 1048576.0, rotate / 1048576.0);
   if (read_bw_given > 0) printf("single-core read bandwidth (given): %.2f GB/s\n", bw);
   else printf("single-core read bandwidth (sum over %.0f MiB, best of 5): %.2f GB/s\n", bwbytes / 1048576.0, bw);
   printf("%-11s %6s %6s %4s %9s %8s %8s %6s %9s %9s\n", "method", "N", "K", "M", "ms", "GOPS", "wGB/s", "%bw", "max_rel", "rms_rel");
@@ -156,13 +167,15 @@ int main(int argc, char** argv) {
       bool decode = M <= 8;
       if (decode) for (auto& in : insts) while (in.copies.size() * in.bytes < rotate) add_copy(in);
       // X and one graph per copy.
-      size_t ng = 0; for (auto& in : insts) ng += in.copies.size();
+      size_t ng = 0; for (auto& in : insts) ng += decode ? in.copies.size() : 1;
       ggml_init_params p = {ggml_tensor_overhead() * (2 * ng + 4) + ggml_graph_overhead_custom(16, false) * (ng + 1), nullptr, true};
       ggml_context* gctx = ggml_init(p);
       ggml_tensor* xt = ggml_new_tensor_2d(gctx, GGML_TYPE_F32, K, M);
+      // M > 8: the first copy only (warm weights, as qgemm's bench).
       std::vector<std::vector<std::pair<ggml_cgraph*, ggml_tensor*>>> graphs(insts.size());
       for (size_t m = 0; m < insts.size(); ++m)
-        for (auto& c : insts[m].copies) {
+        for (size_t ci = 0; ci < (decode ? insts[m].copies.size() : 1); ++ci) {
+          auto& c = insts[m].copies[ci];
           ggml_tensor* out = ggml_mul_mat(gctx, c.w, xt);
           ggml_cgraph* gf = ggml_new_graph_custom(gctx, 16, false);
           ggml_build_forward_expand(gf, out);
@@ -186,18 +199,18 @@ int main(int argc, char** argv) {
       std::vector<int> reps(insts.size());
       for (size_t m = 0; m < insts.size(); ++m) {
         auto& in = insts[m];
-        auto t0 = clk::now();
-        ggml_backend_graph_compute(be, graphs[m][in.cursor].first); in.cursor = (in.cursor + 1) % in.copies.size();
-        double t1 = std::chrono::duration<double, std::milli>(clk::now() - t0).count();
+        double t0 = now_ms();
+        ggml_backend_graph_compute(be, graphs[m][in.cursor % graphs[m].size()].first); in.cursor++;
+        double t1 = (now_ms() - t0);
         reps[m] = std::max(1, std::min(2000, (int)(min_round_ms / std::max(t1, 1e-3))));
       }
       std::vector<std::vector<double>> times(insts.size());
       for (int r = 0; r < rounds; ++r)
         for (size_t o = 0; o < insts.size(); ++o) {
           size_t m = (o + r) % insts.size(); auto& in = insts[m];
-          auto t0 = clk::now();
-          for (int i = 0; i < reps[m]; ++i) { ggml_backend_graph_compute(be, graphs[m][in.cursor].first); in.cursor = (in.cursor + 1) % in.copies.size(); }
-          times[m].push_back(std::chrono::duration<double, std::milli>(clk::now() - t0).count() / reps[m]);
+          double t0 = now_ms();
+          for (int i = 0; i < reps[m]; ++i) { ggml_backend_graph_compute(be, graphs[m][in.cursor % graphs[m].size()].first); in.cursor++; }
+          times[m].push_back((now_ms() - t0) / reps[m]);
         }
       for (size_t m = 0; m < insts.size(); ++m) {
         double t = median(times[m]), gops = 2.0 * M * N * K / (t * 1e6), wgbs = insts[m].bytes / (t * 1e6);
