@@ -29,7 +29,9 @@ shapes = OrderedDict()
 for r in rows:
     shapes.setdefault((r["N"], r["K"]), []).append(r)
 for (N, K), rs in sorted(shapes.items(), key=lambda kv: (kv[0][0] * kv[0][1], -kv[0][0])):
-    methods = list(OrderedDict.fromkeys(f'{r["impl"]}:{r["method"]}' for r in rs))
+    order = {"qgemm": 0, "ggml": 1, "ort": 2}
+    methods = sorted(OrderedDict.fromkeys(f'{r["impl"]}:{r["method"]}' for r in rs),
+                     key=lambda m: order.get(m.split(":")[0], 3))
     ms = sorted({r["M"] for r in rs})
     get = {(f'{r["impl"]}:{r["method"]}', r["M"]): r for r in rs}
     print(f"### N = {N}, K = {K}: ms per call (GOPS; weight GB/s and % of read bandwidth at M <= 8); "
