@@ -62,17 +62,25 @@ static size_t l3_reported() {
   long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
   return v > 0 ? (size_t)v : 0;
 }
+// One core's read bandwidth, as qgemm_int4_bench measures it (a clone per vector width).
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("avx512f", "avx2", "default"), noinline))
+#endif
+static uint64_t sum_words(const uint64_t* b, size_t n) {
+  uint64_t a[16] = {0};
+  for (size_t i = 0; i + 16 <= n; i += 16) for (int j = 0; j < 16; ++j) a[j] += b[i + j];
+  uint64_t s = 0; for (int j = 0; j < 16; ++j) s += a[j]; return s;
+}
 static double read_bw(size_t bytes, int passes) {
   size_t n = bytes / 8;
-  std::unique_ptr<uint64_t[]> buf(new uint64_t[n]);
+  std::unique_ptr<uint64_t, void (*)(void*)> mem((uint64_t*)std::aligned_alloc(64, n * 8), std::free);
+  if (!mem) return 0;
+  uint64_t* buf = mem.get();
   for (size_t i = 0; i < n; ++i) buf[i] = i * 0x9E3779B97F4A7C15ull;
   double best = 0; volatile uint64_t sink = 0;
   for (int p = 0; p < passes; ++p) {
-    double t0 = now_ms(); uint64_t a[8] = {0};
-    for (size_t i = 0; i + 8 <= n; i += 8) for (int j = 0; j < 8; ++j) a[j] += buf[i + j];
-    double s = (now_ms() - t0) / 1e3;
-    sink = sink + a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
-    best = std::max(best, n * 8.0 / s / 1e9);
+    double t0 = now_ms(); sink = sink + sum_words(buf, n);
+    best = std::max(best, n * 8.0 / ((now_ms() - t0) / 1e3) / 1e9);
   }
   return best;
 }
@@ -126,11 +134,11 @@ int main(int argc, char** argv) {
   size_t l3 = l3_mb > 0 ? (size_t)(l3_mb * 1048576) : std::min<size_t>(l3r ? l3r : (32u << 20), size_t(128) << 20);
   size_t rotate = 3 * l3 + (1u << 20);
   size_t bwbytes = std::max<size_t>(4 * l3, size_t(512) << 20);
-  double bw = read_bw_given > 0 ? read_bw_given : read_bw(bwbytes, 5);
+  double bw = read_bw_given > 0 ? read_bw_given : read_bw(bwbytes, 9);
   printf("ggml_int4_peer: one thread, %s time; L3 reported %.1f MiB, used %.1f MiB (decode rows rotate over > %.0f MiB per method)\n",
          g_wall_clock ? "wall" : "process CPU", l3r / 1048576.0, l3 / 1048576.0, rotate / 1048576.0);
   if (read_bw_given > 0) printf("single-core read bandwidth (given): %.2f GB/s\n", bw);
-  else printf("single-core read bandwidth (sum over %.0f MiB, best of 5): %.2f GB/s\n", bwbytes / 1048576.0, bw);
+  else printf("single-core read bandwidth (sum over %.0f MiB, best of 9): %.2f GB/s\n", bwbytes / 1048576.0, bw);
   printf("%-11s %6s %6s %4s %9s %8s %8s %6s %9s %9s\n", "method", "N", "K", "M", "ms", "GOPS", "wGB/s", "%bw", "max_rel", "rms_rel");
   FILE* tsv = tsv_path.empty() ? nullptr : fopen(tsv_path.c_str(), "w");
   if (tsv) { fprintf(tsv, "# read_bw_gbs\t%.3f\n", bw); fprintf(tsv, "impl\tmethod\tN\tK\tM\tms\tgops\twgbs\tpct_bw\tmax_rel\trms_rel\tkernel\n"); }
