@@ -196,7 +196,8 @@ double median(std::vector<double> v) {
 [[noreturn]] void usage(const char* arg) {
   std::fprintf(stderr,
                "qgemm_int4_bench: bad argument '%s'\nusage: qgemm_int4_bench [--rounds=R] [--shapes=NxK,...] "
-               "[--m=1,4,...] [--methods=a,b,...] [--l3-mb=X] [--min-round-ms=T] [--tsv=FILE]\n",
+               "[--m=1,4,...] [--methods=a,b,...] [--l3-mb=X] [--min-round-ms=T] [--clock=cpu|wall] [--tsv=FILE]\n"
+               "(K a multiple of 128; methods: w4a8_g32 w4a8_g128 w4a32_g32 w4a32_g128 int8_dyn int8_w8a32)\n",
                arg);
   std::exit(2);
 }
