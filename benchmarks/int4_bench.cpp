@@ -1,5 +1,5 @@
 // int4 weights against qgemm's int8 layers (issue 28), one thread, rounds alternating between
-// the methods of a case, medians over rounds. docs/int4.md, section "Benchmarks", gives the
+// the methods of a case, medians over rounds. docs/benchmarks.md, section "int4 weights", gives the
 // commands, the peers (ggml, ONNX Runtime) and the figures.
 //
 // Methods, all built from the same float weights W[N][K] and run on the same X[M][K]:
@@ -17,7 +17,7 @@
 // several passes), and the error against a float64 product of the float W and X (first rows):
 //   max_rel = max |y - ref| / max |ref|,  rms_rel = sqrt(sum (y - ref)^2 / sum ref^2)
 // Weights and X come from a counter-based hash (gen_value below) so that the peer harnesses
-// (docs/int4.md) regenerate the very same floats in C or numpy.
+// (docs/benchmarks.md) regenerate the very same floats in C or numpy.
 //
 // Usage: qgemm_int4_bench [--rounds=R] [--shapes=NxK,...] [--m=1,4,...] [--methods=a,b,...]
 //                         [--l3-mb=X] [--min-round-ms=T] [--clock=cpu|wall] [--tsv=FILE]

@@ -1,5 +1,5 @@
-// ggml peer for qgemm's int4 benchmark (qgemm benchmarks/int4_bench.cpp; docs/int4.md,
-// "Benchmarks"). Built out of the qgemm tree against a ggml build. One thread: the CPU backend with
+// ggml peer for qgemm's int4 benchmark (qgemm benchmarks/int4_bench.cpp; docs/benchmarks.md,
+// "int4 weights"). Built out of the qgemm tree against a ggml build. One thread: the CPU backend with
 // n_threads = 1, one GGML_OP_MUL_MAT graph per weight copy; ggml quantizes X to q8_0 / q8_K inside
 // the op (timed). Weights quantized with ggml_quantize_chunk from the same floats as qgemm's bench
 // (same hash generator), error against the same float64 reference.

@@ -1,4 +1,4 @@
-// ONNX Runtime peer for qgemm's int4 benchmark (qgemm docs/int4.md, "Benchmarks"): MatMulNBits
+// ONNX Runtime peer for qgemm's int4 benchmark (qgemm docs/benchmarks.md, "int4 weights"): MatMulNBits
 // (int4, block 32, accuracy_level 4: int8 compute) through the C API of the libonnxruntime.so that
 // the npm package onnxruntime-node carries, one intra-op thread, sequential execution. Models come
 // from make_models.py (the same float weights as qgemm_int4_bench); X from the same generator;
