@@ -132,6 +132,11 @@ double measure_read_gbs(size_t bytes, int passes) {
   return best;
 }
 
+[[noreturn]] void forward_failed(const char* layer, qgemm::Status st) {
+  std::fprintf(stderr, "qgemm_int4_bench: %s forward failed (status %d)\n", layer, static_cast<int>(st));
+  std::exit(1);
+}
+
 // One thread whatever OMP_NUM_THREADS says (WeightOnlyLinear has no threads).
 qgemm::GemmOptions one_thread() {
   qgemm::GemmOptions o;
@@ -149,7 +154,8 @@ size_t make_int4(const float* w, int64_t N, int64_t K, int32_t g, bool weight_on
   o.act_per_group = true;
   if (layer->init(w, N, K, nullptr, o) != qgemm::Status::ok) return 0;
   *call = [layer, K, N](int64_t M, const float* x, float* y) {
-    if (layer->forward(M, qgemm::ActType::f32, x, K, y, N, one_thread()) != qgemm::Status::ok) std::abort();
+    qgemm::Status st = layer->forward(M, qgemm::ActType::f32, x, K, y, N, one_thread());
+    if (st != qgemm::Status::ok) forward_failed("Int4Linear", st);
   };
   return layer->packed_bytes();
 }
@@ -161,7 +167,8 @@ size_t make_dyn(const float* w, int64_t N, int64_t K, std::function<void(int64_t
   o.reduce_range = false;
   if (layer->init(w, N, K, nullptr, o) != qgemm::Status::ok) return 0;
   *call = [layer, K, N](int64_t M, const float* x, float* y) {
-    if (layer->forward(M, x, K, y, N, one_thread()) != qgemm::Status::ok) std::abort();
+    qgemm::Status st = layer->forward(M, x, K, y, N, one_thread());
+    if (st != qgemm::Status::ok) forward_failed("DynamicLinear", st);
   };
   return static_cast<size_t>(N * K + N * 4);  // s8 values and per-channel scales
 }
@@ -170,7 +177,8 @@ size_t make_w8a32(const float* w, int64_t N, int64_t K, std::function<void(int64
   auto layer = std::make_shared<qgemm::WeightOnlyLinear>();
   if (layer->init(w, N, K, nullptr) != qgemm::Status::ok) return 0;
   *call = [layer, K, N](int64_t M, const float* x, float* y) {
-    if (layer->forward(M, qgemm::ActType::f32, x, K, y, N) != qgemm::Status::ok) std::abort();
+    qgemm::Status st = layer->forward(M, qgemm::ActType::f32, x, K, y, N);
+    if (st != qgemm::Status::ok) forward_failed("WeightOnlyLinear", st);
   };
   return static_cast<size_t>(N * K + N * 4);
 }
