@@ -1,0 +1,133 @@
+// The int4 layer's W4A8 kernel for AVX-VNNI (contract and packed layout: kernels/int4_ukernel.hpp).
+// As AVX2's (kernels/x86/avx2/w4_linear__avx2.cpp: the nibbles unpacked by `and 0x0F` and
+// `srli_epi16(4) & 0x0F` into [8 columns][4 k] byte operands, A broadcast 4 bytes at a time), but
+// ymm vpdpbusd adds the four u8 x nibble products of each dword straight into the int32 sums:
+// exact, and no int16 step nor vpmaddwd. The weight-only entry stays AVX2's (null here).
+//
+// Tiles: MR rows x NP panels (16 columns each); two panels at once for M <= 2 (two weight
+// streams, more accumulators), four rows per panel above.
+#include "x86/intrin.hpp"
+
+#include <cstring>
+
+#include "int4_ukernel.hpp"
+
+namespace qgemm {
+namespace detail {
+namespace {
+
+inline __m256i bcast4(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// Stores the 16 floats of one panel row, only the columns j < n.
+inline void store_panel_row(float* y, const __m256 v0, const __m256 v1, size_t cols) {
+  if (cols >= kInt4Nr) {
+    _mm256_storeu_ps(y, v0);
+    _mm256_storeu_ps(y + 8, v1);
+    return;
+  }
+  alignas(32) float t[kInt4Nr];
+  _mm256_store_ps(t, v0);
+  _mm256_store_ps(t + 8, v1);
+  std::memcpy(y, t, cols * sizeof(float));
+}
+
+// Rows [i0, i0 + MR) x panels [p, p + NP).
+template <int MR, int NP>
+void w4a8_tile(const W4A8Args& r, size_t i0, size_t p) {
+  constexpr int NH = 2 * NP;  // 8-column halves
+  const size_t kg = r.kg, ng = r.ng, kp = ng * kg, pb = int4_panel_bytes(kp);
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  const uint8_t* wp = r.w + p * pb;
+  const uint8_t* a = r.a + i0 * r.lda;
+  __m256 y[MR][NH];
+  for (int h = 0; h < NH; ++h) {
+    const __m256 b = _mm256_loadu_ps(r.bias + p * kInt4Nr + 8 * h);
+    for (int i = 0; i < MR; ++i) y[i][h] = b;
+  }
+  for (size_t g = 0; g < ng; ++g) {
+    __m256i acc[MR][NH];
+    for (int i = 0; i < MR; ++i)
+      for (int h = 0; h < NH; ++h) acc[i][h] = _mm256_setzero_si256();
+    const size_t k0 = g * kg;
+    // Two blocks (16 k) per step (kg is a multiple of 32).
+    for (size_t k = k0; k < k0 + kg; k += 16) {
+      const uint8_t* wb = wp + k * 8;  // block k / 8, 64 bytes each
+      __m256i a0[MR], a1[MR], a2[MR], a3[MR];
+      for (int i = 0; i < MR; ++i) {
+        const uint8_t* ai = a + i * r.lda + k;
+        a0[i] = bcast4(ai);
+        a1[i] = bcast4(ai + 4);
+        a2[i] = bcast4(ai + 8);
+        a3[i] = bcast4(ai + 12);
+      }
+      for (int h = 0; h < NH; ++h) {
+        const uint8_t* wh = wb + (h / 2) * pb + (h % 2) * 32;
+        const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wh));
+        const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wh + 64));
+        const __m256i l0 = _mm256_and_si256(v0, mask), h0 = _mm256_and_si256(_mm256_srli_epi16(v0, 4), mask);
+        const __m256i l1 = _mm256_and_si256(v1, mask), h1 = _mm256_and_si256(_mm256_srli_epi16(v1, 4), mask);
+        for (int i = 0; i < MR; ++i) {
+          acc[i][h] = _mm256_dpbusd_avx_epi32(acc[i][h], a0[i], l0);
+          acc[i][h] = _mm256_dpbusd_avx_epi32(acc[i][h], a1[i], h0);
+          acc[i][h] = _mm256_dpbusd_avx_epi32(acc[i][h], a2[i], l1);
+          acc[i][h] = _mm256_dpbusd_avx_epi32(acc[i][h], a3[i], h1);
+        }
+      }
+    }
+    // acc - z * a_sum - a_zp * w_sum, then y = fma(float(acc), a_scale * s, y).
+    for (int h = 0; h < NH; ++h) {
+      const size_t t = ((p + h / 2) * ng + g) * kInt4Nr + (h % 2) * 8;
+      const __m256 ws = _mm256_loadu_ps(r.w_scale + t);
+      const __m256i wz = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.w_zp + t));
+      const __m256i wsum = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.w_sum + t));
+      for (int i = 0; i < MR; ++i) {
+        const size_t ig = (i0 + i) * ng + g;
+        const __m256i corr = _mm256_add_epi32(_mm256_mullo_epi32(wz, _mm256_set1_epi32(r.a_sum[ig])),
+                                              _mm256_mullo_epi32(_mm256_set1_epi32(r.a_zp[ig]), wsum));
+        const __m256 sc = _mm256_mul_ps(_mm256_set1_ps(r.a_scale[ig]), ws);
+        y[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[i][h], corr)), sc, y[i][h]);
+      }
+    }
+  }
+  for (int q = 0; q < NP; ++q) {
+    const size_t j0 = (p + q) * kInt4Nr;
+    if (j0 >= r.n) break;
+    for (int i = 0; i < MR; ++i) store_panel_row(r.y + (i0 + i) * r.ldy + j0, y[i][2 * q], y[i][2 * q + 1], r.n - j0);
+  }
+}
+
+template <int MR, int NP>
+void w4a8_rows(const W4A8Args& r, size_t i0, size_t p0, size_t p1) {
+  size_t p = p0;
+  for (; p + NP <= p1; p += NP) w4a8_tile<MR, NP>(r, i0, p);
+  for (; p < p1; ++p) w4a8_tile<MR, 1>(r, i0, p);
+}
+
+void w4a8_linear_4x16__avxvnni(const W4A8Args& r, size_t m, size_t p0, size_t p1) {
+  if (m == 1) return w4a8_rows<1, 2>(r, 0, p0, p1);
+  if (m == 2) return w4a8_rows<2, 2>(r, 0, p0, p1);
+  // Panel outer, rows inner: the panel's block stays in cache while every row passes over it.
+  for (size_t p = p0; p < p1; ++p) {
+    size_t i = 0;
+    for (; i + 4 <= m; i += 4) w4a8_tile<4, 1>(r, i, p);
+    switch (m - i) {
+      case 3: w4a8_tile<3, 1>(r, i, p); break;
+      case 2: w4a8_tile<2, 1>(r, i, p); break;
+      case 1: w4a8_tile<1, 1>(r, i, p); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+// The weight-only entry is AVX2's (the same FMA arithmetic).
+extern const Int4Kernels kInt4Kernels_avxvnni = {w4a8_linear_4x16__avxvnni, nullptr, "w4a8_linear_4x16__avxvnni",
+                                                 nullptr};
+
+}  // namespace detail
+}  // namespace qgemm
