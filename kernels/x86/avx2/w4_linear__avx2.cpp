@@ -70,12 +70,13 @@ void w4a8_tile(const W4A8Args& r, size_t i0, size_t p) {
   const __m256i mask = _mm256_set1_epi8(0x0F);
   const uint8_t* wp = r.w + p * pb;
   const uint8_t* a = r.a + i0 * r.lda;
-  __m256 y[MR][NH];
+  // The outputs wait in memory between groups: in registers they would crowd out the sums.
+  alignas(32) float y[MR][NH * 8];
 #pragma GCC unroll 8
   for (int h = 0; h < NH; ++h) {
     const __m256 b = _mm256_loadu_ps(r.bias + p * kInt4Nr + 8 * h);
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) y[i][h] = b;
+    for (int i = 0; i < MR; ++i) _mm256_store_ps(y[i] + 8 * h, b);
   }
   for (size_t g = 0; g < ng; ++g) {
     __m256i acc[MR][NH];
@@ -144,7 +145,8 @@ void w4a8_tile(const W4A8Args& r, size_t i0, size_t p) {
         const __m256i corr = _mm256_add_epi32(_mm256_mullo_epi32(wz, _mm256_set1_epi32(r.a_sum[ig])),
                                               _mm256_mullo_epi32(_mm256_set1_epi32(r.a_zp[ig]), wsum));
         const __m256 sc = _mm256_mul_ps(_mm256_set1_ps(r.a_scale[ig]), ws);
-        y[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[i][h], corr)), sc, y[i][h]);
+        _mm256_store_ps(y[i] + 8 * h, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[i][h], corr)), sc,
+                                                      _mm256_load_ps(y[i] + 8 * h)));
       }
     }
   }
@@ -153,7 +155,9 @@ void w4a8_tile(const W4A8Args& r, size_t i0, size_t p) {
     const size_t j0 = (p + q) * kInt4Nr;
     if (j0 >= r.n) break;
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) store_panel_row(r.y + (i0 + i) * r.ldy + j0, y[i][2 * q], y[i][2 * q + 1], r.n - j0);
+    for (int i = 0; i < MR; ++i)
+      store_panel_row(r.y + (i0 + i) * r.ldy + j0, _mm256_load_ps(y[i] + 16 * q), _mm256_load_ps(y[i] + 16 * q + 8),
+                      r.n - j0);
   }
 }
 
