@@ -5,7 +5,7 @@
 // exact, and no int16 step nor vpmaddwd. The weight-only entry stays AVX2's (null here).
 //
 // Tiles: MR rows x NP panels (16 columns each); two panels at once for M <= 2 (two weight
-// streams, more accumulators), four rows per panel above.
+// streams, more accumulators), five rows per panel above (dot_5x16: ten accumulator chains).
 #include "x86/intrin.hpp"
 
 #include <cstring>
@@ -41,6 +41,41 @@ inline __m256i dot(__m256i acc, const __m256i* al, const __m256i* ah, const __m2
     acc = _mm256_dpbusd_avx_epi32(acc, ah[b], hi[b]);
   }
   return acc;
+}
+
+// The 5 x 16 tile's group sums over k in [k0, k1), kept out of line with named accumulators so
+// that GCC holds all ten: with both halves' four operands and one broadcast they fill the 16
+// registers (the mask is a memory operand). Ten chains of two vpdpbusd per block cover its
+// latency, which eight (4 rows) do not.
+__attribute__((noinline)) void dot_5x16(const uint8_t* a, size_t lda, const uint8_t* wp, size_t k0, size_t k1,
+                                        __m256i (*acc)[2]) {
+  alignas(32) static const uint8_t kMask[32] = {15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+                                                15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15};
+  const __m256i* mask = reinterpret_cast<const __m256i*>(kMask);
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+  const uint8_t* a3 = a + 3 * lda;
+  for (size_t k = k0; k < k1; k += 8) {
+    const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + k * 8));
+    const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + k * 8 + 32));
+    const __m256i l0 = _mm256_and_si256(v0, _mm256_load_si256(mask));
+    const __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(v0, 4), _mm256_load_si256(mask));
+    const __m256i l1 = _mm256_and_si256(v1, _mm256_load_si256(mask));
+    const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(v1, 4), _mm256_load_si256(mask));
+#define QGEMM_ROW(i, p)                                   \
+  {                                                       \
+    __m256i t = bcast4(p + k);                            \
+    c##i##0 = _mm256_dpbusd_avx_epi32(c##i##0, t, l0);    \
+    c##i##1 = _mm256_dpbusd_avx_epi32(c##i##1, t, l1);    \
+    t = bcast4(p + k + 4);                                \
+    c##i##0 = _mm256_dpbusd_avx_epi32(c##i##0, t, h0);    \
+    c##i##1 = _mm256_dpbusd_avx_epi32(c##i##1, t, h1);    \
+  }
+    QGEMM_ROW(0, a) QGEMM_ROW(1, (a + lda)) QGEMM_ROW(2, (a + 2 * lda)) QGEMM_ROW(3, a3) QGEMM_ROW(4, (a3 + lda))
+#undef QGEMM_ROW
+  }
+  acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11, acc[2][0] = c20, acc[2][1] = c21;
+  acc[3][0] = c30, acc[3][1] = c31, acc[4][0] = c40, acc[4][1] = c41;
 }
 
 // Stores the 16 floats of one panel row, only the columns j < n.
@@ -79,6 +114,9 @@ void w4a8_tile(const W4A8Args& r, size_t i0, size_t p) {
 #pragma GCC unroll 8
       for (int h = 0; h < NH; ++h) acc[i][h] = _mm256_setzero_si256();
     const size_t k0 = g * kg;
+    if constexpr (MR == 5 && NP == 1 && KB == 1) {
+      dot_5x16(a, r.lda, wp, k0, k0 + kg, acc);
+    } else
     for (size_t k = k0; k < k0 + kg; k += 8 * KB) {  // KB blocks of 8 k (kg is a multiple of 32)
       const uint8_t* wb = wp + k * 8;                 // block k / 8, 64 bytes each
       if constexpr (MR <= 2) {
@@ -162,14 +200,15 @@ void w4a8_rows(const W4A8Args& r, size_t i0, size_t p0, size_t p1) {
   for (; p < p1; ++p) w4a8_tile<MR, 1, KB>(r, i0, p);
 }
 
-void w4a8_linear_4x16__avxvnni(const W4A8Args& r, size_t m, size_t p0, size_t p1) {
+void w4a8_linear_5x16__avxvnni(const W4A8Args& r, size_t m, size_t p0, size_t p1) {
   if (m == 1) return w4a8_rows<1, 2, 2>(r, 0, p0, p1);
   if (m == 2) return w4a8_rows<2, 2, 1>(r, 0, p0, p1);
   // Panel outer, rows inner: the panel's block stays in cache while every row passes over it.
   for (size_t p = p0; p < p1; ++p) {
     size_t i = 0;
-    for (; i + 4 <= m; i += 4) w4a8_tile<4, 1, 1>(r, i, p);
+    for (; i + 5 <= m; i += 5) w4a8_tile<5, 1, 1>(r, i, p);
     switch (m - i) {
+      case 4: w4a8_tile<4, 1, 1>(r, i, p); break;
       case 3: w4a8_tile<3, 1, 1>(r, i, p); break;
       case 2: w4a8_tile<2, 1, 1>(r, i, p); break;
       case 1: w4a8_tile<1, 1, 1>(r, i, p); break;
@@ -181,7 +220,7 @@ void w4a8_linear_4x16__avxvnni(const W4A8Args& r, size_t m, size_t p0, size_t p1
 }  // namespace
 
 // The weight-only entry is AVX2's (the same FMA arithmetic).
-extern const Int4Kernels kInt4Kernels_avxvnni = {w4a8_linear_4x16__avxvnni, nullptr, "w4a8_linear_4x16__avxvnni",
+extern const Int4Kernels kInt4Kernels_avxvnni = {w4a8_linear_5x16__avxvnni, nullptr, "w4a8_linear_5x16__avxvnni",
                                                  nullptr};
 
 }  // namespace detail
