@@ -87,13 +87,11 @@ void w4a8_tile(const W4A8Args& r, size_t i0, size_t p) {
     const size_t k0 = g * kg;
     for (size_t k = k0; k < k0 + kg; k += 8 * KB) {  // KB blocks of 8 k (kg is a multiple of 32)
       const uint8_t* wb = wp + k * 8;                 // block k / 8, 64 bytes each
-      if constexpr (MR <= 2) {
-        // Decode streams the weights from memory once: ask for them ahead of use.
+      // Small M streams the weights from memory (the first row tile of a panel): ask for them ahead.
 #pragma GCC unroll 2
-        for (int q = 0; q < NP; ++q)
+      for (int q = 0; q < NP; ++q)
 #pragma GCC unroll 2
-          for (int b = 0; b < KB; ++b) _mm_prefetch(reinterpret_cast<const char*>(wb + q * pb + 64 * b + kPrefetch), _MM_HINT_T0);
-      }
+        for (int b = 0; b < KB; ++b) _mm_prefetch(reinterpret_cast<const char*>(wb + q * pb + 64 * b + kPrefetch), _MM_HINT_T0);
       if constexpr (NH <= MR) {
         // Every half's operands unpacked first, then each row's broadcasts meet them.
         __m256i lo[NH][KB], hi[NH][KB];

@@ -56,6 +56,7 @@ __attribute__((noinline)) void dot_5x16(const uint8_t* a, size_t lda, const uint
   __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00;
   const uint8_t* a3 = a + 3 * lda;
   for (size_t k = k0; k < k1; k += 8) {
+    _mm_prefetch(reinterpret_cast<const char*>(wp + k * 8 + kPrefetch), _MM_HINT_T0);  // small M: from memory
     const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + k * 8));
     const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + k * 8 + 32));
     const __m256i l0 = _mm256_and_si256(v0, _mm256_load_si256(mask));
