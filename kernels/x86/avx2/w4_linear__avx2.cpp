@@ -23,7 +23,8 @@ namespace qgemm {
 namespace detail {
 namespace {
 
-// Bytes ahead of use that decode prefetches its weights (16 blocks; not tuned beyond a rough check).
+// Bytes ahead of use that the W4A8 tiles prefetch their weights (at small M they come from memory;
+// 16 blocks, only roughly checked; a prefetch past the end is harmless).
 constexpr size_t kPrefetch = 1024;
 
 inline __m256i bcast4(const uint8_t* p) {
