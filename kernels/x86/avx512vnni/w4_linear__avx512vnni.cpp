@@ -1,0 +1,28 @@
+// The int4 layer's AVX-512 VNNI kernels (kernels/int4_ukernel.hpp): W4A8 with one vpdpbusd per
+// half block (u8 activations x unpacked nibbles, [16 columns][4 k] dwords), tiles of 4 rows x
+// 64 columns (one row: 64 columns streamed with prefetch); weight-only as on avx512bw (the
+// shared tile loops: kernels/x86/w4_linear_zmm.hpp).
+#include "x86/w4_linear_zmm.hpp"
+
+namespace qgemm {
+namespace detail {
+namespace {
+
+struct DotVnni {
+  static inline __m512i step(__m512i acc, __m512i alo, __m512i ahi, __m512i wlo, __m512i whi) {
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc, alo, wlo), ahi, whi);
+  }
+  static inline __m512i finish(__m512i acc) { return acc; }
+};
+
+void w4a8_linear__avx512vnni(const W4A8Args& r, size_t m, size_t p0, size_t p1) { w4a8_zmm<DotVnni>(r, m, p0, p1); }
+
+void w4f32_linear__avx512vnni(const W4F32Args& r, size_t m, size_t p0, size_t p1) { w4f32_zmm(r, m, p0, p1); }
+
+}  // namespace
+
+extern const Int4Kernels kInt4Kernels_avx512vnni = {w4a8_linear__avx512vnni, w4f32_linear__avx512vnni,
+                                                    "w4a8_linear_4x64c4__avx512vnni", "w4a32_linear_8x32__avx512vnni"};
+
+}  // namespace detail
+}  // namespace qgemm
