@@ -38,7 +38,7 @@ inline int32_t w4_dword(const uint8_t* a) {
 
 // Distance of the software prefetch ahead of each panel's stream, in bytes: several blocks
 // ahead so that the streams of NP panels at once arrive before they are needed at decode.
-constexpr size_t kW4PrefetchBytes = 1024;
+constexpr size_t kW4PrefetchBytes = 2048;
 
 // W4A8, rows [i0, i0 + MR) x panels [p, p + NP), the whole depth. `Dot` adds one block's
 // (8 k values) dword dot products of a row with a panel to an int32 accumulator:
@@ -49,42 +49,51 @@ inline void w4a8_tile(const W4A8Args& r, size_t i0, size_t p) {
   const size_t kg = r.kg, ng = r.ng, kp = ng * kg, pb = int4_panel_bytes(kp);
   const uint8_t* w = r.w + p * pb;
   alignas(64) float yb[MR][NP][16];
+#pragma GCC unroll 16
   for (int q = 0; q < NP; ++q) {
     const __m512 b = _mm512_loadu_ps(r.bias + (p + q) * kInt4Nr);
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) _mm512_store_ps(yb[i][q], b);
   }
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   const uint8_t* arow[MR];
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) arow[i] = r.a + (i0 + i) * r.lda;
   for (size_t g = 0; g < ng; ++g) {
     __m512i acc[MR][NP];
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 16
       for (int q = 0; q < NP; ++q) acc[i][q] = _mm512_setzero_si512();
     const size_t k0 = g * kg;
     for (size_t k = k0; k < k0 + kg; k += kInt4Block) {
       const uint8_t* wb = w + k / kInt4Block * 64;
-      __m512i alo[MR], ahi[MR];
-      for (int i = 0; i < MR; ++i) {
-        alo[i] = _mm512_set1_epi32(w4_dword(arow[i] + k));
-        ahi[i] = _mm512_set1_epi32(w4_dword(arow[i] + k + 4));
-      }
-#pragma GCC unroll 8
+      __m512i lo[NP], hi[NP];
+#pragma GCC unroll 16
       for (int q = 0; q < NP; ++q) {
         const uint8_t* wq = wb + q * pb;
         if (kPrefetch) _mm_prefetch(reinterpret_cast<const char*>(wq + kW4PrefetchBytes), _MM_HINT_T0);
         const __m512i v = _mm512_loadu_si512(wq);
-        const __m512i lo = _mm512_and_si512(v, m4);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; ++i) acc[i][q] = Dot::step(acc[i][q], alo[i], ahi[i], lo, hi);
+        lo[q] = _mm512_and_si512(v, m4);
+        hi[q] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+      }
+      // The row's activations broadcast where they are used: 2 registers, not 2 * MR.
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const __m512i alo = _mm512_set1_epi32(w4_dword(arow[i] + k));
+        const __m512i ahi = _mm512_set1_epi32(w4_dword(arow[i] + k + 4));
+#pragma GCC unroll 16
+        for (int q = 0; q < NP; ++q) acc[i][q] = Dot::step(acc[i][q], alo, ahi, lo[q], hi[q]);
       }
     }
     // acc - z * a_sum - a_zp * w_sum (exact), then one fma with the float32 scale product.
+#pragma GCC unroll 16
     for (int q = 0; q < NP; ++q) {
       const size_t t = ((p + q) * ng + g) * kInt4Nr;
       const __m512i wz = _mm512_loadu_si512(r.w_zp + t);
       const __m512i ws = _mm512_loadu_si512(r.w_sum + t);
       const __m512 sc = _mm512_loadu_ps(r.w_scale + t);
+#pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         const size_t ag = (i0 + i) * ng + g;
         const __m512i corr = _mm512_add_epi32(_mm512_mullo_epi32(wz, _mm512_set1_epi32(r.a_sum[ag])),
@@ -95,8 +104,10 @@ inline void w4a8_tile(const W4A8Args& r, size_t i0, size_t p) {
       }
     }
   }
+#pragma GCC unroll 16
   for (int q = 0; q < NP; ++q) {
     const __mmask16 m = w4_lanes(p + q, r.n);
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) _mm512_mask_storeu_ps(r.y + (i0 + i) * r.ldy + (p + q) * kInt4Nr, m, _mm512_load_ps(yb[i][q]));
   }
 }
@@ -108,26 +119,39 @@ inline void w4a8_rows(const W4A8Args& r, size_t i0, size_t p0, size_t p1) {
   for (; p < p1; ++p) w4a8_tile<Dot, MR, 1, kPrefetch>(r, i0, p);
 }
 
-// Rows in tiles of 4 x 4 panels (64 columns): each unpacked block serves 4 rows, 16 int32
-// accumulators + 8 broadcast activations + the unpacked pair fit the 32 zmm registers. One row
-// (decode) streams 4 panels at once with prefetch: memory-bound, the weights read once.
-template <class Dot>
-void w4a8_zmm(const W4A8Args& r, size_t m, size_t p0, size_t p1) {
+// Rows in tiles of 8 x 2 panels (32 columns): each unpacked block serves 8 rows; 16 int32
+// accumulators + 4 unpacked vectors + 2 broadcast activations. Up to 8 rows pass over the
+// weights once, from memory: those tiles prefetch the panels' streams ahead; further row tiles
+// find the call's block of panels in L2. Fewer than 8 rows: tiles of 4 x 4 panels and below.
+template <class Dot, bool kPf>
+void w4a8_rows_all(const W4A8Args& r, size_t m, size_t p0, size_t p1) {
   size_t i = 0;
-  for (; i + 4 <= m; i += 4) w4a8_rows<Dot, 4, 4, false>(r, i, p0, p1);
+  for (; i + 8 <= m; i += 8) w4a8_rows<Dot, 8, 2, kPf>(r, i, p0, p1);
+  if (m - i >= 4) {
+    w4a8_rows<Dot, 4, 4, kPf>(r, i, p0, p1);
+    i += 4;
+  }
   switch (m - i) {
     case 3:
-      w4a8_rows<Dot, 3, 4, false>(r, i, p0, p1);
+      w4a8_rows<Dot, 3, 4, kPf>(r, i, p0, p1);
       break;
     case 2:
-      w4a8_rows<Dot, 2, 4, true>(r, i, p0, p1);
+      w4a8_rows<Dot, 2, 4, kPf>(r, i, p0, p1);
       break;
     case 1:
-      w4a8_rows<Dot, 1, 4, true>(r, i, p0, p1);
+      w4a8_rows<Dot, 1, 4, kPf>(r, i, p0, p1);
       break;
     default:
       break;
   }
+}
+
+template <class Dot>
+void w4a8_zmm(const W4A8Args& r, size_t m, size_t p0, size_t p1) {
+  if (m <= 8)
+    w4a8_rows_all<Dot, true>(r, m, p0, p1);
+  else
+    w4a8_rows_all<Dot, false>(r, m, p0, p1);
 }
 
 // Weight-only, rows [i0, i0 + MR) x panels [p, p + NP): MR x NP fma chains in registers, each
@@ -137,17 +161,21 @@ inline void w4f32_tile(const W4F32Args& r, size_t i0, size_t p) {
   const size_t kg = r.kg, ng = r.ng, kp = ng * kg, pb = int4_panel_bytes(kp);
   const uint8_t* w = r.w + p * pb;
   __m512 y[MR][NP];
+#pragma GCC unroll 16
   for (int q = 0; q < NP; ++q) {
     const __m512 b = _mm512_loadu_ps(r.bias + (p + q) * kInt4Nr);
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) y[i][q] = b;
   }
   const __m512i m4 = _mm512_set1_epi32(0x0F);
   const __m512i magic = _mm512_set1_epi32(0x4B000000);  // 2^23 as float bits
   const __m512 fmagic = _mm512_set1_ps(8388608.0f);
   const float* xrow[MR];
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) xrow[i] = r.x + (i0 + i) * r.ldx;
   for (size_t g = 0; g < ng; ++g) {
     __m512 zf[NP], sc[NP];
+#pragma GCC unroll 16
     for (int q = 0; q < NP; ++q) {
       const size_t t = ((p + q) * ng + g) * kInt4Nr;
       zf[q] = _mm512_add_ps(fmagic, _mm512_cvtepi32_ps(_mm512_loadu_si512(r.w_zp + t)));  // 2^23 + z, exact
@@ -155,28 +183,31 @@ inline void w4f32_tile(const W4F32Args& r, size_t i0, size_t p) {
     }
     for (size_t k = g * kg; k < (g + 1) * kg; k += kInt4Block) {
       __m512i v[NP];
+#pragma GCC unroll 16
       for (int q = 0; q < NP; ++q) {
         const uint8_t* wq = w + q * pb + k / kInt4Block * 64;
         if (MR <= 2) _mm_prefetch(reinterpret_cast<const char*>(wq + kW4PrefetchBytes), _MM_HINT_T0);
         v[q] = _mm512_loadu_si512(wq);
       }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int t = 0; t < 8; ++t) {
         const int sh = t < 4 ? 8 * t : 8 * (t - 4) + 4;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int q = 0; q < NP; ++q) {
           const __m512i u = sh == 0 ? v[q] : _mm512_srli_epi32(v[q], sh);
           // (u & 0x0F) | 2^23 bits = 2^23 + u as float
           const __m512 f = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(u, m4, magic, 0xEA));
           const __m512 wf = _mm512_mul_ps(_mm512_sub_ps(f, zf[q]), sc[q]);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
           for (int i = 0; i < MR; ++i) y[i][q] = _mm512_fmadd_ps(_mm512_set1_ps(xrow[i][k + t]), wf, y[i][q]);
         }
       }
     }
   }
+#pragma GCC unroll 16
   for (int q = 0; q < NP; ++q) {
     const __mmask16 m = w4_lanes(p + q, r.n);
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) _mm512_mask_storeu_ps(r.y + (i0 + i) * r.ldy + (p + q) * kInt4Nr, m, y[i][q]);
   }
 }

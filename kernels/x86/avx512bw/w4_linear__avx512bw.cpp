@@ -23,7 +23,7 @@ void w4f32_linear__avx512bw(const W4F32Args& r, size_t m, size_t p0, size_t p1) 
 }  // namespace
 
 extern const Int4Kernels kInt4Kernels_avx512bw = {w4a8_linear__avx512bw, w4f32_linear__avx512bw,
-                                                  "w4a8_linear_4x64c4__avx512bw", "w4a32_linear_8x32__avx512bw"};
+                                                  "w4a8_linear_8x32c4__avx512bw", "w4a32_linear_8x32__avx512bw"};
 
 }  // namespace detail
 }  // namespace qgemm

@@ -1,7 +1,7 @@
 // The int4 layer's AVX-512 VNNI kernels (kernels/int4_ukernel.hpp): W4A8 with one vpdpbusd per
-// half block (u8 activations x unpacked nibbles, [16 columns][4 k] dwords), tiles of 4 rows x
-// 64 columns (one row: 64 columns streamed with prefetch); weight-only as on avx512bw (the
-// shared tile loops: kernels/x86/w4_linear_zmm.hpp).
+// half block (u8 activations x unpacked nibbles, [16 columns][4 k] dwords), tiles of 8 rows x
+// 32 columns (fewer rows: up to 64 columns streamed at once, with prefetch); weight-only as on
+// avx512bw (the shared tile loops: kernels/x86/w4_linear_zmm.hpp).
 #include "x86/w4_linear_zmm.hpp"
 
 namespace qgemm {
@@ -22,7 +22,7 @@ void w4f32_linear__avx512vnni(const W4F32Args& r, size_t m, size_t p0, size_t p1
 }  // namespace
 
 extern const Int4Kernels kInt4Kernels_avx512vnni = {w4a8_linear__avx512vnni, w4f32_linear__avx512vnni,
-                                                    "w4a8_linear_4x64c4__avx512vnni", "w4a32_linear_8x32__avx512vnni"};
+                                                    "w4a8_linear_8x32c4__avx512vnni", "w4a32_linear_8x32__avx512vnni"};
 
 }  // namespace detail
 }  // namespace qgemm
