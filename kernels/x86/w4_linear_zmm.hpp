@@ -44,7 +44,7 @@ constexpr size_t kW4PrefetchBytes = 2048;
 // (8 k values) dword dot products of a row with a panel to an int32 accumulator:
 //   Dot::step(acc, a_lo, a_hi, w_lo, w_hi)   (a_* broadcast dwords, w_* unpacked nibbles)
 // The group's partial sums stay in registers; y lives in a small stack tile between groups.
-template <class Dot, int MR, int NP, bool kPrefetch>
+template <class Dot, int MR, int NP, bool kPrefetch, bool kPair>
 inline void w4a8_tile(const W4A8Args& r, size_t i0, size_t p) {
   const size_t kg = r.kg, ng = r.ng, kp = ng * kg, pb = int4_panel_bytes(kp);
   const uint8_t* w = r.w + p * pb;
@@ -60,11 +60,11 @@ inline void w4a8_tile(const W4A8Args& r, size_t i0, size_t p) {
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) arow[i] = r.a + (i0 + i) * r.lda;
   for (size_t g = 0; g < ng; ++g) {
-    __m512i acc[MR][NP];
+    __m512i acc[MR * NP];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 16
-      for (int q = 0; q < NP; ++q) acc[i][q] = _mm512_setzero_si512();
+      for (int q = 0; q < NP; ++q) acc[i * NP + q] = _mm512_setzero_si512();
     const size_t k0 = g * kg;
     for (size_t k = k0; k < k0 + kg; k += kInt4Block) {
       const uint8_t* wb = w + k / kInt4Block * 64;
@@ -83,22 +83,39 @@ inline void w4a8_tile(const W4A8Args& r, size_t i0, size_t p) {
         const __m512i alo = _mm512_set1_epi32(w4_dword(arow[i] + k));
         const __m512i ahi = _mm512_set1_epi32(w4_dword(arow[i] + k + 4));
 #pragma GCC unroll 16
-        for (int q = 0; q < NP; ++q) acc[i][q] = Dot::step(acc[i][q], alo, ahi, lo[q], hi[q]);
+        for (int q = 0; q < NP; ++q) acc[i * NP + q] = Dot::step(acc[i * NP + q], alo, ahi, lo[q], hi[q]);
       }
     }
     // acc - z * a_sum - a_zp * w_sum (exact), then one fma with the float32 scale product.
+    // kPair (groups of kg <= 128): |a_sum| <= 255 * 128 and w_sum <= 15 * 128 fit int16, so
+    // the correction is one int16 pair dot product, (z, w_sum) . (-a_sum, -a_zp), in place
+    // of two vpmulld and an add per row and panel.
+    int32_t an[MR];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const size_t ag = (i0 + i) * ng + g;
+      an[i] = static_cast<int32_t>((static_cast<uint32_t>(-r.a_zp[ag]) << 16) |
+                                   (static_cast<uint32_t>(-r.a_sum[ag]) & 0xFFFFu));
+    }
 #pragma GCC unroll 16
     for (int q = 0; q < NP; ++q) {
       const size_t t = ((p + q) * ng + g) * kInt4Nr;
       const __m512i wz = _mm512_loadu_si512(r.w_zp + t);
       const __m512i ws = _mm512_loadu_si512(r.w_sum + t);
+      const __m512i wpair = _mm512_or_si512(wz, _mm512_slli_epi32(ws, 16));
       const __m512 sc = _mm512_loadu_ps(r.w_scale + t);
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         const size_t ag = (i0 + i) * ng + g;
-        const __m512i corr = _mm512_add_epi32(_mm512_mullo_epi32(wz, _mm512_set1_epi32(r.a_sum[ag])),
-                                              _mm512_mullo_epi32(_mm512_set1_epi32(r.a_zp[ag]), ws));
-        const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(Dot::finish(acc[i][q]), corr));
+        __m512i c;
+        if (kPair) {
+          c = Dot::correct(acc[i * NP + q], wpair, _mm512_set1_epi32(an[i]));
+        } else {
+          const __m512i corr = _mm512_add_epi32(_mm512_mullo_epi32(wz, _mm512_set1_epi32(r.a_sum[ag])),
+                                                _mm512_mullo_epi32(_mm512_set1_epi32(r.a_zp[ag]), ws));
+          c = _mm512_sub_epi32(acc[i * NP + q], corr);
+        }
+        const __m512 f = _mm512_cvtepi32_ps(c);
         const __m512 s = _mm512_mul_ps(_mm512_set1_ps(r.a_scale[ag]), sc);
         _mm512_store_ps(yb[i][q], _mm512_fmadd_ps(f, s, _mm512_load_ps(yb[i][q])));
       }
@@ -112,34 +129,34 @@ inline void w4a8_tile(const W4A8Args& r, size_t i0, size_t p) {
   }
 }
 
-template <class Dot, int MR, int NP, bool kPrefetch>
+template <class Dot, int MR, int NP, bool kPrefetch, bool kPair>
 inline void w4a8_rows(const W4A8Args& r, size_t i0, size_t p0, size_t p1) {
   size_t p = p0;
-  for (; p + NP <= p1; p += NP) w4a8_tile<Dot, MR, NP, kPrefetch>(r, i0, p);
-  for (; p < p1; ++p) w4a8_tile<Dot, MR, 1, kPrefetch>(r, i0, p);
+  for (; p + NP <= p1; p += NP) w4a8_tile<Dot, MR, NP, kPrefetch, kPair>(r, i0, p);
+  for (; p < p1; ++p) w4a8_tile<Dot, MR, 1, kPrefetch, kPair>(r, i0, p);
 }
 
 // Rows in tiles of 8 x 2 panels (32 columns): each unpacked block serves 8 rows; 16 int32
 // accumulators + 4 unpacked vectors + 2 broadcast activations. Up to 8 rows pass over the
 // weights once, from memory: those tiles prefetch the panels' streams ahead; further row tiles
 // find the call's block of panels in L2. Fewer than 8 rows: tiles of 4 x 4 panels and below.
-template <class Dot, bool kPf>
+template <class Dot, bool kPf, bool kPair>
 void w4a8_rows_all(const W4A8Args& r, size_t m, size_t p0, size_t p1) {
   size_t i = 0;
-  for (; i + 8 <= m; i += 8) w4a8_rows<Dot, 8, 2, kPf>(r, i, p0, p1);
+  for (; i + 8 <= m; i += 8) w4a8_rows<Dot, 8, 2, kPf, kPair>(r, i, p0, p1);
   if (m - i >= 4) {
-    w4a8_rows<Dot, 4, 4, kPf>(r, i, p0, p1);
+    w4a8_rows<Dot, 4, 4, kPf, kPair>(r, i, p0, p1);
     i += 4;
   }
   switch (m - i) {
     case 3:
-      w4a8_rows<Dot, 3, 4, kPf>(r, i, p0, p1);
+      w4a8_rows<Dot, 3, 4, kPf, kPair>(r, i, p0, p1);
       break;
     case 2:
-      w4a8_rows<Dot, 2, 4, kPf>(r, i, p0, p1);
+      w4a8_rows<Dot, 2, 4, kPf, kPair>(r, i, p0, p1);
       break;
     case 1:
-      w4a8_rows<Dot, 1, 4, kPf>(r, i, p0, p1);
+      w4a8_rows<Dot, 1, 4, kPf, kPair>(r, i, p0, p1);
       break;
     default:
       break;
@@ -148,10 +165,11 @@ void w4a8_rows_all(const W4A8Args& r, size_t m, size_t p0, size_t p1) {
 
 template <class Dot>
 void w4a8_zmm(const W4A8Args& r, size_t m, size_t p0, size_t p1) {
+  const bool pair = r.kg <= 128;
   if (m <= 8)
-    w4a8_rows_all<Dot, true>(r, m, p0, p1);
+    pair ? w4a8_rows_all<Dot, true, true>(r, m, p0, p1) : w4a8_rows_all<Dot, true, false>(r, m, p0, p1);
   else
-    w4a8_rows_all<Dot, false>(r, m, p0, p1);
+    pair ? w4a8_rows_all<Dot, false, true>(r, m, p0, p1) : w4a8_rows_all<Dot, false, false>(r, m, p0, p1);
 }
 
 // Weight-only, rows [i0, i0 + MR) x panels [p, p + NP): MR x NP fma chains in registers, each

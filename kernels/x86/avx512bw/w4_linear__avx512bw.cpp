@@ -13,7 +13,8 @@ struct DotBw {
     const __m512i t = _mm512_add_epi16(_mm512_maddubs_epi16(alo, wlo), _mm512_maddubs_epi16(ahi, whi));
     return _mm512_add_epi32(acc, _mm512_madd_epi16(t, _mm512_set1_epi16(1)));
   }
-  static inline __m512i finish(__m512i acc) { return acc; }
+  // acc + the int16 pair products of w and a.
+  static inline __m512i correct(__m512i acc, __m512i w, __m512i a) { return _mm512_add_epi32(acc, _mm512_madd_epi16(w, a)); }
 };
 
 void w4a8_linear__avx512bw(const W4A8Args& r, size_t m, size_t p0, size_t p1) { w4a8_zmm<DotBw>(r, m, p0, p1); }

@@ -12,7 +12,8 @@ struct DotVnni {
   static inline __m512i step(__m512i acc, __m512i alo, __m512i ahi, __m512i wlo, __m512i whi) {
     return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc, alo, wlo), ahi, whi);
   }
-  static inline __m512i finish(__m512i acc) { return acc; }
+  // acc + the int16 pair products of w and a (vpdpwssd).
+  static inline __m512i correct(__m512i acc, __m512i w, __m512i a) { return _mm512_dpwssd_epi32(acc, w, a); }
 };
 
 void w4a8_linear__avx512vnni(const W4A8Args& r, size_t m, size_t p0, size_t p1) { w4a8_zmm<DotVnni>(r, m, p0, p1); }
