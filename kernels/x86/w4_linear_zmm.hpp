@@ -43,6 +43,7 @@ constexpr size_t kW4PrefetchBytes = 2048;
 // W4A8, rows [i0, i0 + MR) x panels [p, p + NP), the whole depth. `Dot` adds one block's
 // (8 k values) dword dot products of a row with a panel to an int32 accumulator:
 //   Dot::step(acc, a_lo, a_hi, w_lo, w_hi)   (a_* broadcast dwords, w_* unpacked nibbles)
+// and adds int16 pair products: Dot::correct(acc, w, a) = acc + w[2l] * a[2l] + w[2l+1] * a[2l+1].
 // The group's partial sums stay in registers; y lives in a small stack tile between groups.
 template <class Dot, int MR, int NP, bool kPrefetch, bool kPair>
 inline void w4a8_tile(const W4A8Args& r, size_t i0, size_t p) {
