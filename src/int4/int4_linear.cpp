@@ -93,8 +93,13 @@ void run_panels(PanelTasks& pt, const GemmOptions& opt) {
 }
 
 // Panels handed to one kernel call: a block of weights that stays in L2 while every row of X
-// passes over it.
-size_t panels_per_call(size_t panel_bytes) { return std::max<size_t>(1, (256 * 1024) / panel_bytes); }
+// passes over it, a multiple of 4 panels (the zmm kernels stream 4 panels = 64 columns at once;
+// 2 panels of depth 11008 would cut them in half). A few rows pass over the weights once
+// whatever the block: the whole range in one call.
+size_t panels_per_call(size_t panel_bytes, size_t m) {
+  if (m <= 4) return std::numeric_limits<size_t>::max() / 2;
+  return std::max<size_t>(4, (256 * 1024) / panel_bytes / 4 * 4);
+}
 
 struct W4A8Ctx {
   const detail::W4A8Args* args;
@@ -352,7 +357,7 @@ Status Int4Linear::forward(int64_t M, ActType type, const void* x, int64_t ldx, 
   }
   const size_t np = static_cast<size_t>(np_);
   const size_t tasks = std::min(thread_count(options), std::max<size_t>(1, np / 4));
-  const size_t step = panels_per_call(int4_panel_bytes(kp));
+  const size_t step = panels_per_call(int4_panel_bytes(kp), m);
 
   if (opt_.weight_only) {
     const detail::W4F32Args args{kg,  ng,          xf,   ldxf, w_.data(), ws_.data(), wz_.data(), bias_padded_.data(),
