@@ -200,7 +200,7 @@ TEST_P(Int4Isa, BitExactWithOracle) {
     const std::vector<int64_t> ks = G == 0 ? std::vector<int64_t>{1, 7, 32, 45, 100, 300} : std::vector<int64_t>{G, 2 * G, 3 * G, 8 * G};
     for (int64_t K : ks)
       for (int64_t N : {1, 15, 16, 17, 40, 70})
-        for (int64_t M : {1, 2, 3, 4, 5, 8, 13}) {
+        for (int64_t M : {1, 2, 3, 4, 5, 7, 8, 12, 13}) {
           if (K * N * M > 600000) continue;
           const Int4Problem p = make(M, N, K, o, (M + N) % 2 == 0, false, rng);
           name = check(p, "random");
