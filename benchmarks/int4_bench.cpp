@@ -3,7 +3,7 @@
 // commands, the peers (ggml, ONNX Runtime) and the figures.
 //
 // Methods, all built from the same float weights W[N][K] and run on the same X[M][K]:
-//   w4a8_g32, w4a8_g128  Int4Linear W4A8, symmetric, group 32 / 128, X per row and group
+//   w4a8_g32, w4a8_g128, w4a8_g256  Int4Linear W4A8, symmetric, group 32 / 128 / 256, X per row and group
 //   w4a32_g32, w4a32_g128  Int4Linear weight-only, float X
 //   int8_dyn             DynamicLinear, per channel, reduce_range false
 //   int8_w8a32           WeightOnlyLinear (float X)
@@ -205,7 +205,7 @@ double median(std::vector<double> v) {
   std::fprintf(stderr,
                "qgemm_int4_bench: bad argument '%s'\nusage: qgemm_int4_bench [--rounds=R] [--shapes=NxK,...] "
                "[--m=1,4,...] [--methods=a,b,...] [--l3-mb=X] [--min-round-ms=T] [--clock=cpu|wall] [--tsv=FILE]\n"
-               "(K a multiple of 128; methods: w4a8_g32 w4a8_g128 w4a32_g32 w4a32_g128 int8_dyn int8_w8a32)\n",
+               "(K a multiple of 128; methods: w4a8_g32 w4a8_g128 w4a8_g256 w4a32_g32 w4a32_g128 int8_dyn int8_w8a32)\n",
                arg);
   std::exit(2);
 }
@@ -266,7 +266,7 @@ int main(int argc, char** argv) {
     int32_t g;
     bool wo;
   };
-  std::vector<Spec> specs = {{"w4a8_g32", 0, 32, false},  {"w4a8_g128", 0, 128, false}, {"w4a32_g32", 0, 32, true},
+  std::vector<Spec> specs = {{"w4a8_g32", 0, 32, false},  {"w4a8_g128", 0, 128, false}, {"w4a8_g256", 0, 256, false}, {"w4a32_g32", 0, 32, true},
                              {"w4a32_g128", 0, 128, true}, {"int8_dyn", 1, 0, false},    {"int8_w8a32", 2, 0, false}};
   if (!wanted.empty()) {
     std::vector<Spec> keep;
