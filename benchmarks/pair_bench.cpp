@@ -4,7 +4,8 @@
 // slow phase of the machine (another tenant, the other vCPU busy) then hits both sides of a
 // round instead of one whole Google Benchmark run. Single thread; set OMP_NUM_THREADS=1.
 //
-// Cases (names are stable, for scripts):
+// Cases (names are stable, for scripts; exact/ and safe/ also at 512^3, 1024^3, 2048^3, and
+// QGEMM_PAIR_SHAPES="MxNxK,..." adds safe/ cases of other shapes):
 //   exact/<M>x<N>x<K>   s32 GEMM, A in [128, 255], B in {-128, 127}: qgemm's exact loop,
 //                       oneDNN's saturating vpmaddubsw (run with ONEDNN_MAX_CPU_ISA=AVX2)
 //   safe/<M>x<N>x<K>    the same with A in [0, 127] (qgemm may use vpmaddubsw)
@@ -279,6 +280,25 @@ int main(int argc, char** argv) {
       for (int64_t M : {1, 8, 128})
         if (want(std::string(kind) + "/" + std::to_string(M) + "x" + std::to_string(s[0]) + "x" + std::to_string(s[1])))
           gemm_case(kind, M, s[0], s[1], rounds);
+  // Square GEMMs (issue 29): the large-M bar against oneDNN.
+  for (const char* kind : {"exact", "safe"})
+    for (int64_t S : {512, 1024, 2048})
+      if (want(std::string(kind) + "/" + std::to_string(S) + "x" + std::to_string(S) + "x" + std::to_string(S)))
+        gemm_case(kind, S, S, S, rounds);
+  // QGEMM_PAIR_SHAPES="MxNxK,...": further safe/ cases, for trying blockings on other shapes.
+  if (const char* e = std::getenv("QGEMM_PAIR_SHAPES")) {
+    for (const char* p = e; *p;) {
+      long long m = 0, n = 0, k = 0;
+      int used = 0;
+      if (std::sscanf(p, "%lldx%lldx%lld%n", &m, &n, &k, &used) != 3 || m <= 0 || n <= 0 || k <= 0) {
+        std::printf("QGEMM_PAIR_SHAPES: cannot read \"%s\" (want MxNxK,...)\n", p);
+        break;
+      }
+      gemm_case("safe", m, n, k, rounds);
+      p += used;
+      if (*p == ',') ++p;
+    }
+  }
   const int64_t xs[][3] = {{1, 768, 768},  {1, 3072, 768}, {1, 768, 3072}, {1, 4096, 4096}, {2, 768, 768},
                            {4, 768, 768},  {8, 768, 768},  {8, 3072, 768}, {8, 768, 3072}, {32, 768, 768},
                            {32, 3072, 768}, {128, 768, 768}, {128, 3072, 768}};

@@ -178,6 +178,29 @@ TEST_P(BlockingEdges, DepthBlocks) {
     }
 }
 
+// A read in place with rows a multiple of 4 KiB apart (lda = 4096, 8192), the case where the
+// AVX-512 VNNI K loop prefetches A itself in blocks of 16 K groups: K across that block (and a
+// whole row), M across one tile, a pair of tiles and several; every ISA runs it.
+TEST_P(BlockingEdges, RowsFourKiBApart) {
+  std::mt19937 rng(29);
+  const GemmBlocking b = blocking(1);
+  int idx = 0;
+  for (int64_t lda : {4096, 8192})
+    for (int64_t K : {4, 60, 64, 68, 124, 256, 260, 1000, 4096})
+      for (int64_t M : {int64_t{1}, int64_t{b.mr}, int64_t{b.mr} + 2, 3 * int64_t{b.mr} - 1}) {
+        if (K > lda) continue;
+        GenOptions g;
+        g.lda_pad = lda - K;
+        g.zb_per_column = (idx & 1) != 0;
+        g.set_signs(idx % 4);
+        g.extremes = (idx % 3) == 2;
+        ++idx;
+        auto p = make_problem(M, (idx & 1) ? b.nr + 3 : 2 * b.nr, K, g, rng);
+        run_stages(p, "lda " + std::to_string(lda));
+        if (HasFailure()) return;
+      }
+}
+
 // K blocked in the driver (int32 partial sums between K blocks, the output stage on the
 // last): K at and around one, two and three K blocks at the kernel's own KC, and the smallest
 // KC the kernel allows forced, so every tile runs many K blocks; M across MC rows, N across

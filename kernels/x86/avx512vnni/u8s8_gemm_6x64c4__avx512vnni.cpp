@@ -110,8 +110,20 @@ inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t
   if constexpr (M == 1) {
     for (size_t g = 0; g < groups; ++g) k_group();
   } else {
+    // A in place with rows a multiple of 4 KiB apart: all rows of the tile fall into the same
+    // L1 sets, where the B stream evicts them before the hardware prefetchers' lines are used;
+    // one software prefetch per row and line, 4 lines ahead, keeps them coming
+    // (docs/kernel-notes.md#avx512vnni-avxvnni). Elsewhere it cost time.
+    size_t g = 0;
+    if (a_kgroup_stride == kKR && a_row_stride % 4096 == 0) {
+      for (; g + 16 <= groups; g += 16) {
+        for (int i = 0; i < M; ++i) _mm_prefetch(reinterpret_cast<const char*>(ar[i] + off + 256), _MM_HINT_T0);
+#pragma GCC unroll 16
+        for (int u = 0; u < 16; ++u) k_group();
+      }
+    }
 #pragma GCC unroll 4
-    for (size_t g = 0; g < groups; ++g) k_group();
+    for (; g < groups; ++g) k_group();
   }
 #define QGEMM_OUT(i)                                                                     \
   if constexpr (M > i) {                                                                 \
