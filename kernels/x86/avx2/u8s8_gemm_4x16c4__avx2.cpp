@@ -24,6 +24,12 @@ namespace detail {
 namespace avx2_gemm {
 namespace {
 
+// B prefetch distance of the loops over packed A: 4 KiB, as in the AVX-512BW kernel. One whole
+// panel ahead (the distance before issue 29) put the line out of L1 before its use once a panel
+// passed 48 KiB (K >= 3072): 1x768x3072 ran at 0.66x the GOPS of 1x3072x768, the same weights
+// (docs/kernel-notes.md#avx2).
+constexpr size_t kBPrefetch = 4096;
+
 // Tile over A packed by pack_a_tile, rows [0, R) computed (R = m: rows >= m are padding).
 template <size_t R>
 void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* b, const int32_t* row_sum, void* c,
@@ -33,10 +39,11 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
     for (size_t v = 0; v < kNV; ++v) acc[i][v] = _mm256_setzero_si256();
   const size_t groups = kp / kKR, blocks = packed_blocks(kp);
   const uint8_t* ap = a + packed_header(kp);
-  // Each loop prefetches the next column panel's B (it follows this one in memory), so with few
-  // row tiles per panel (small M, weights from DRAM) the next panel streams in while this one
-  // computes. Past the last panel the prefetches touch no data: they never fault.
-  const size_t pfd = kp * kNR;
+  // Each loop prefetches B kBPrefetch bytes ahead (into the next panel near the end: panels
+  // follow each other in memory), so with few row tiles per panel (small M, weights from L3 or
+  // DRAM) B keeps streaming into L1. Past the last panel the prefetches touch no data: they
+  // never fault.
+  const size_t pfd = kBPrefetch;
   // C's rows of this tile, fetched now so that the stores at the end do not wait for them
   // (the first and the last byte of each row; nothing past the tile).
   {
@@ -47,8 +54,15 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
       _mm_prefetch(r + row_bytes - 1, _MM_HINT_T0);
     }
   }
-  if (a[0] == 1) {  // sign mode: one loop over every K group, then the offset terms
-    sign_run<R>(ap, b, groups, acc, pfd);
+  if (a[0] != 0) {  // sign mode: one loop over every K group, then the offset terms
+    if constexpr (R == 1) {
+      if (a[0] == 2)
+        sign_run<1, true>(ap, b, groups, acc, pfd);
+      else
+        sign_run<1>(ap, b, groups, acc, pfd);
+    } else {
+      sign_run<R>(ap, b, groups, acc, pfd);
+    }
     const int32_t o = a[1];
     int32_t rc[kMR];
     std::memcpy(rc, a + 16, sizeof rc);

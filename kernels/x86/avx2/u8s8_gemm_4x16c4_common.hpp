@@ -39,17 +39,20 @@ QGEMM_INLINE int32_t load4(const uint8_t* p) {
 
 // ---- A packed by the driver (GemmConfig::pack_a_tile): the saturation check and the int16
 // widening are done once per MC block instead of once per column panel. One tile:
-//   [64 bytes of tile info: byte 0 the mode (0 = per block, 1 = sign), byte 1 the offset o of
-//    the sign mode, bytes 16..31 its four int32 row constants]
+//   [64 bytes of tile info: byte 0 the mode (0 = per block, 1 = sign, 2 = one-row sign), byte 1
+//    the offset o of the sign mode, bytes 16..31 its four int32 row constants]
 //   per-block mode: [one flag byte per K block (1 = exact), padded to 64 bytes]
 //     then the K blocks in order, a block of g groups being
 //       fast  (every A byte <= 127): [g][4 rows][4 u8]     16 bytes per group
 //       exact (any byte >= 128):     [g][4 rows][4 int16]  32 bytes per group
 //     so a run of consecutive blocks of one kind is one contiguous stretch for one loop;
-//   sign mode (every K group, see sign_pair()): [kp/4][4 rows][4 s8 s] [4 rows][4 bytes x]
-//     32 bytes per group.
+//   sign mode (every K group, see sign_pair()): [kp/4][4 rows][4 s8 s] [4 rows][4 bytes x],
+//     32 bytes per group;
+//   sign mode of a one-row tile (m = 1, mode byte 2): [kp/4][4 s8 s][4 bytes x], 8 bytes per
+//     group (at M = 1 the four-row layout read 32 bytes of A per 64 of B, and A no longer
+//     stayed in L1 beside the B stream once K passed about 1500: docs/kernel-notes.md#avx2).
 constexpr size_t kFastGroupBytes = kMR * kKR, kExactGroupBytes = kMR * kKR * sizeof(int16_t);
-constexpr size_t kSignGroupBytes = 2 * kMR * kKR, kTileInfo = 64;
+constexpr size_t kSignGroupBytes = 2 * kMR * kKR, kSign1GroupBytes = 2 * kKR, kTileInfo = 64;
 inline size_t packed_blocks(size_t kp) { return (kp / kKR + kBlockGroups - 1) / kBlockGroups; }
 inline size_t packed_header(size_t kp) { return kTileInfo + (packed_blocks(kp) + 63) / 64 * 64; }
 

@@ -69,7 +69,7 @@ QGEMM_INLINE bool block_is_7bit(const uint8_t* a, size_t ars, size_t aks, size_t
 #define QGEMM_AVX2_ASM 1
 
 // acc[4][2] += fast loop over K groups [g0, g1), A rows at a + i*ars + g*aks. Each group also
-// prefetches the line pfd bytes past its B line (the next panel's, see tile_packed; 0: none).
+// prefetches the line pfd bytes past its B line (see tile_packed; 0: none).
 QGEMM_INLINE void fast_block_asm(const uint8_t* a, size_t ars, size_t aks, const int8_t* b, size_t g0, size_t g1,
                                  __m256i (&acc)[kMR][kNV], size_t pfd) {
   const uint8_t* ag = a + g0 * aks;
@@ -166,7 +166,7 @@ constexpr size_t kAwRow = kBlockGroups * kKR * sizeof(int16_t);
 
 // pc[4][2] = exact loop over `count` K groups for 8 columns of B at bg (int8, group stride 64
 // bytes): A already int16, row i of group g at byte offset i*RowBytes + g*GroupBytes from aw.
-// Prefetch: each group also prefetches the line pfd bytes past its B line (the next panel's, see
+// Prefetch: each group also prefetches the line pfd bytes past its B line (see
 // tile_packed). Two layouts: the block widened by exact_block (rows kAwRow bytes apart, groups 8)
 // and a packed exact stretch ([group][4 rows][4 int16]: rows 8 bytes apart, groups 32).
 // vbroadcastsd rather than vpbroadcastq: the same 64-bit broadcast, in its load-only form
@@ -248,60 +248,65 @@ QGEMM_INLINE void exact_pass_asm(const int16_t* aw, const int8_t* bg, size_t cou
   ".if %c[rows] > 3\n\t" QGEMM_SIGN_ROW(X3, S3, "6", "7") ".endif\n\t"
 
 // acc[r][0..1] = the sign loop over `count` K groups of a sign-mode tile for its first Rows rows
-// (A at a: per group [4 rows][4 s8 s] then [4 rows][4 bytes x], see sign_pair), B at b:
-// w = b ^ x, then vpmaddubsw(w, s) + vpmaddwd(1), the fast loop's sequence plus one vpxor. Two
-// groups per iteration (an odd count runs one first); each group prefetches pfd bytes past its
-// B line.
-template <size_t Rows>
+// (A at a: per group [4 rows][4 s8 s] then [4 rows][4 bytes x], see sign_pair; or, with
+// OneRow, the one-row layout [4 s8 s][4 bytes x]), B at b: w = b ^ x, then vpmaddubsw(w, s) +
+// vpmaddwd(1), the fast loop's sequence plus one vpxor. Two groups per iteration (an odd count
+// runs one first); each group prefetches pfd bytes past its B line. GROUP1 / GROUP2: the first
+// and the second group of an iteration; GB / GB2: A's bytes per group and per two.
+#define QGEMM_SIGN_RUN_ASM(GROUP1, GROUP2, GB, GB2)                                               \
+  __asm__ volatile(                                                                                \
+      "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"                                                           \
+      "vpxor %%xmm1, %%xmm1, %%xmm1\n\t"                                                           \
+      "vpxor %%xmm2, %%xmm2, %%xmm2\n\t"                                                           \
+      "vpxor %%xmm3, %%xmm3, %%xmm3\n\t"                                                           \
+      "vpxor %%xmm4, %%xmm4, %%xmm4\n\t"                                                           \
+      "vpxor %%xmm5, %%xmm5, %%xmm5\n\t"                                                           \
+      "vpxor %%xmm6, %%xmm6, %%xmm6\n\t"                                                           \
+      "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"                                                           \
+      "vpcmpeqw %%ymm15, %%ymm15, %%ymm15\n\t"                                                     \
+      "vpsrlw $15, %%ymm15, %%ymm15\n\t" /* int16 ones */                                           \
+      "shr $1, %[n]\n\t"                                                                           \
+      "jnc 2f\n\t" GROUP1 "add $" GB ", %[a]\n\t"                                                  \
+      "add $64, %[b]\n\t"                                                                          \
+      "2:\n\t"                                                                                     \
+      "test %[n], %[n]\n\t"                                                                        \
+      "jz 3f\n\t"                                                                                  \
+      ".p2align 4\n\t"                                                                             \
+      "1:\n\t" GROUP1 GROUP2 "add $" GB2 ", %[a]\n\t"                                              \
+      "add $128, %[b]\n\t"                                                                         \
+      "dec %[n]\n\t"                                                                               \
+      "jnz 1b\n\t"                                                                                 \
+      "3:\n\t"                                                                                     \
+      "vmovdqu %%ymm0, 0(%[acc])\n\t"                                                              \
+      "vmovdqu %%ymm1, 32(%[acc])\n\t"                                                             \
+      ".if %c[rows] > 1\n\t"                                                                       \
+      "vmovdqu %%ymm2, 64(%[acc])\n\t"                                                             \
+      "vmovdqu %%ymm3, 96(%[acc])\n\t"                                                             \
+      ".endif\n\t"                                                                                 \
+      ".if %c[rows] > 2\n\t"                                                                       \
+      "vmovdqu %%ymm4, 128(%[acc])\n\t"                                                            \
+      "vmovdqu %%ymm5, 160(%[acc])\n\t"                                                            \
+      ".endif\n\t"                                                                                 \
+      ".if %c[rows] > 3\n\t"                                                                       \
+      "vmovdqu %%ymm6, 192(%[acc])\n\t"                                                            \
+      "vmovdqu %%ymm7, 224(%[acc])\n\t"                                                            \
+      ".endif\n\t"                                                                                 \
+      : [a] "+r"(a), [b] "+r"(b), [n] "+r"(count)                                                  \
+      : [acc] "r"(&acc[0][0]), [pfd] "r"(pfd), [rows] "i"(Rows)                                    \
+      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", \
+        "xmm10", "xmm11", "xmm12", "xmm13", "xmm15")
+template <size_t Rows, bool OneRow = false>
 QGEMM_INLINE void sign_run_asm(const uint8_t* a, const int8_t* b, size_t count, __m256i (&acc)[kMR][kNV], size_t pfd) {
   static_assert(Rows >= 1 && Rows <= kMR, "1 to 4 rows");
-  __asm__ volatile(
-      "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"
-      "vpxor %%xmm1, %%xmm1, %%xmm1\n\t"
-      "vpxor %%xmm2, %%xmm2, %%xmm2\n\t"
-      "vpxor %%xmm3, %%xmm3, %%xmm3\n\t"
-      "vpxor %%xmm4, %%xmm4, %%xmm4\n\t"
-      "vpxor %%xmm5, %%xmm5, %%xmm5\n\t"
-      "vpxor %%xmm6, %%xmm6, %%xmm6\n\t"
-      "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"
-      "vpcmpeqw %%ymm15, %%ymm15, %%ymm15\n\t"
-      "vpsrlw $15, %%ymm15, %%ymm15\n\t"  // int16 ones
-      "shr $1, %[n]\n\t"
-      "jnc 2f\n\t"
-      QGEMM_SIGN_GROUP("0", "32", "0", "4", "8", "12", "16", "20", "24", "28")
-      "add $32, %[a]\n\t"
-      "add $64, %[b]\n\t"
-      "2:\n\t"
-      "test %[n], %[n]\n\t"
-      "jz 3f\n\t"
-      ".p2align 4\n\t"
-      "1:\n\t"
-      QGEMM_SIGN_GROUP("0", "32", "0", "4", "8", "12", "16", "20", "24", "28")
-      QGEMM_SIGN_GROUP("64", "96", "32", "36", "40", "44", "48", "52", "56", "60")
-      "add $64, %[a]\n\t"
-      "add $128, %[b]\n\t"
-      "dec %[n]\n\t"
-      "jnz 1b\n\t"
-      "3:\n\t"
-      "vmovdqu %%ymm0, 0(%[acc])\n\t"
-      "vmovdqu %%ymm1, 32(%[acc])\n\t"
-      ".if %c[rows] > 1\n\t"
-      "vmovdqu %%ymm2, 64(%[acc])\n\t"
-      "vmovdqu %%ymm3, 96(%[acc])\n\t"
-      ".endif\n\t"
-      ".if %c[rows] > 2\n\t"
-      "vmovdqu %%ymm4, 128(%[acc])\n\t"
-      "vmovdqu %%ymm5, 160(%[acc])\n\t"
-      ".endif\n\t"
-      ".if %c[rows] > 3\n\t"
-      "vmovdqu %%ymm6, 192(%[acc])\n\t"
-      "vmovdqu %%ymm7, 224(%[acc])\n\t"
-      ".endif\n\t"
-      : [a] "+r"(a), [b] "+r"(b), [n] "+r"(count)
-      : [acc] "r"(&acc[0][0]), [pfd] "r"(pfd), [rows] "i"(Rows)
-      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-        "xmm11", "xmm12", "xmm13", "xmm15");
+  static_assert(!OneRow || Rows == 1, "the one-row layout holds row 0 only");
+  if constexpr (OneRow)
+    QGEMM_SIGN_RUN_ASM(QGEMM_SIGN_GROUP("0", "32", "0", "0", "0", "0", "4", "0", "0", "0"),
+                       QGEMM_SIGN_GROUP("64", "96", "8", "0", "0", "0", "12", "0", "0", "0"), "8", "16");
+  else
+    QGEMM_SIGN_RUN_ASM(QGEMM_SIGN_GROUP("0", "32", "0", "4", "8", "12", "16", "20", "24", "28"),
+                       QGEMM_SIGN_GROUP("64", "96", "32", "36", "40", "44", "48", "52", "56", "60"), "32", "64");
 }
+#undef QGEMM_SIGN_RUN_ASM
 #undef QGEMM_SIGN_GROUP
 #undef QGEMM_SIGN_ROW
 #endif
@@ -402,20 +407,22 @@ QGEMM_INLINE void exact_block(const uint8_t* a, size_t ars, size_t aks, const in
   }
 }
 
-// acc[r][2] = the sign loop (see sign_pair, sign_run_asm) over `count` K groups, rows [0, R).
-template <size_t R>
+// acc[r][2] = the sign loop (see sign_pair, sign_run_asm) over `count` K groups, rows [0, R);
+// OneRow: A in the one-row sign layout (R = 1).
+template <size_t R, bool OneRow = false>
 QGEMM_INLINE void sign_run(const uint8_t* a, const int8_t* b, size_t count, __m256i (&acc)[kMR][kNV], size_t pfd) {
 #if QGEMM_AVX2_ASM
-  sign_run_asm<R>(a, b, count, acc, pfd);
+  sign_run_asm<R, OneRow>(a, b, count, acc, pfd);
 #else
   (void)pfd;
+  constexpr size_t group_bytes = OneRow ? kSign1GroupBytes : kSignGroupBytes, x_at = OneRow ? kKR : kMR * kKR;
   const __m256i ones = _mm256_set1_epi16(1);
   for (size_t i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-  for (size_t g = 0; g < count; ++g, a += kSignGroupBytes, b += kNR * kKR) {
+  for (size_t g = 0; g < count; ++g, a += group_bytes, b += kNR * kKR) {
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
     for (size_t i = 0; i < R; ++i) {
-      const __m256i sv = _mm256_set1_epi32(load4(a + i * kKR)), xv = _mm256_set1_epi32(load4(a + kMR * kKR + i * kKR));
+      const __m256i sv = _mm256_set1_epi32(load4(a + i * kKR)), xv = _mm256_set1_epi32(load4(a + x_at + i * kKR));
       acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_xor_si256(b0, xv), sv), ones));
       acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_xor_si256(b1, xv), sv), ones));
     }

@@ -47,8 +47,11 @@ int sign_offset(size_t m, size_t k, const uint8_t* a, size_t lda) {
 
 // The sign-mode tile (layout in u8s8_gemm_4x16c4_common.hpp): s and x for every K value, the
 // row constants in the tile info. Rows past m and K past k as a = o (s = 0, x = 0x80, no term).
+// m = 1: the one-row layout (s and x of row 0 only, 8 bytes per group).
 void pack_sign(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, int o, uint8_t* dst) {
   const size_t groups = kp / kKR;
+  const bool one_row = m == 1;
+  const size_t gb = one_row ? kSign1GroupBytes : kSignGroupBytes, x_at = one_row ? kKR : kMR * kKR;
   uint8_t* out = dst + packed_header(kp);
   uint32_t c[kMR] = {0, 0, 0, 0};  // modular, like the sums they correct
   size_t g = 0;
@@ -74,6 +77,11 @@ void pack_sign(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, int 
         sum_s[i] = _mm_add_epi32(sum_s[i], _mm_madd_epi16(_mm_maddubs_epi16(one8, sgn), one16));
         sum_neg[i] = _mm_add_epi32(sum_neg[i], _mm_madd_epi16(_mm_maddubs_epi16(one8, _mm_andnot_si128(pos, sgn)), one16));
       }
+      if (one_row) {  // groups g..g+3 as [s][x] pairs of dwords
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + g * gb), _mm_unpacklo_epi32(sv[0], xv[0]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (g + 2) * gb), _mm_unpackhi_epi32(sv[0], xv[0]));
+        continue;
+      }
       for (int part = 0; part < 2; ++part) {
         const __m128i* r = part ? xv : sv;
         const __m128i t0 = _mm_unpacklo_epi32(r[0], r[1]), t1 = _mm_unpacklo_epi32(r[2], r[3]);
@@ -94,19 +102,19 @@ void pack_sign(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, int 
     }
   }
   for (; g < groups; ++g)  // partial tiles and K tails, element by element
-    for (size_t i = 0; i < kMR; ++i)
+    for (size_t i = 0; i < (one_row ? 1 : kMR); ++i)
       for (size_t t = 0; t < kKR; t += 2) {
         const size_t kk = g * kKR + t;
         const uint8_t a0 = a_at(a, lda, m, k, i, kk, o), a1 = a_at(a, lda, m, k, i, kk + 1, o);
         const SignPair sp = sign_pair(a0, a1, o);
-        uint8_t* q = out + g * kSignGroupBytes + i * kKR + t;
+        uint8_t* q = out + g * gb + i * kKR + t;
         q[0] = static_cast<uint8_t>(sp.s0);
         q[1] = static_cast<uint8_t>(sp.s1);
-        q[kMR * kKR] = sp.x0;
-        q[kMR * kKR + 1] = sp.x1;
+        q[x_at] = sp.x0;
+        q[x_at + 1] = sp.x1;
         c[i] += static_cast<uint32_t>(sp.c);
       }
-  dst[0] = 1;
+  dst[0] = one_row ? 2 : 1;
   dst[1] = static_cast<uint8_t>(o);
   std::memcpy(dst + 16, c, sizeof c);
 }

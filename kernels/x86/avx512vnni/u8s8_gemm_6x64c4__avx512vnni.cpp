@@ -43,6 +43,15 @@ inline __m512i broadcast4(const uint8_t* p) {
   return _mm512_set1_epi32(w);
 }
 
+// The 16 K groups between two A prefetches unrolled whole: unrolled 4 times in a loop they ran
+// 5% slower at 128x11008x4096 (docs/notes/issue-29.md). Not under the SIMDe emulation, whose
+// intrinsics are functions: 16 x 24 of them per loop body took the compiler 15 minutes.
+#if defined(QGEMM_SIMDE_EMULATION)
+#define QGEMM_UNROLL_16_GROUPS _Pragma("GCC unroll 4")
+#else
+#define QGEMM_UNROLL_16_GROUPS _Pragma("GCC unroll 16")
+#endif
+
 // How far ahead the first row tile of a panel fetches its own B when B comes from L3 or memory
 // (TileArgs::b_stream): 32 K groups, into L2 and for that tile only (into L1, or in every tile,
 // it cost time: docs/kernel-notes.md#avx512vnni-avxvnni).
@@ -118,7 +127,7 @@ inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t
     if (a_kgroup_stride == kKR && a_row_stride % 4096 == 0) {
       for (; g + 16 <= groups; g += 16) {
         for (int i = 0; i < M; ++i) _mm_prefetch(reinterpret_cast<const char*>(ar[i] + off + 256), _MM_HINT_T0);
-#pragma GCC unroll 16
+        QGEMM_UNROLL_16_GROUPS
         for (int u = 0; u < 16; ++u) k_group();
       }
     }
