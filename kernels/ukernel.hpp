@@ -51,9 +51,10 @@ struct TileArgs {
   // may prefetch it while it computes, so that at small M the weights keep streaming from
   // memory during the panel's last tile.
   const void* b_next = nullptr;
-  // True for the first row tile of a panel when the weights are far larger than L2 and later
-  // tiles of the panel re-read its B block: B then comes from L3 or memory for this tile only,
-  // and a kernel may prefetch its own B ahead (into L2) for the tiles after it.
+  // True for the first row tile of a panel (the first of the call's tiles) when the weights are
+  // far larger than L2 and later tiles of the panel re-read its B block: B then comes from L3
+  // or memory for this tile only, and a kernel may prefetch its own B ahead (into L2) for the
+  // tiles after it.
   bool b_stream = false;
   // B's column sums sum_k B[k][j] over the whole K, indexed by the absolute column j (as col_off),
   // for a kernel that computes (A - offset) * B and adds offset * colsum back; null when the
@@ -91,9 +92,12 @@ struct GemmConfig {
   // Rows up to which the driver passes A in place instead of packing it (needs K % KR == 0);
   // 0 = always pack.
   uint32_t max_m_unpacked = 0;
-  // Rows one microkernel call accepts when A is read in place (0: MR). A kernel that takes more
-  // than MR rows runs them as row tiles that share each chunk of B while it is in L1, so B
-  // streams once; the driver then passes an MC block of up to this many rows in one call.
+  // Rows one microkernel call accepts when A is read in place (0: MR). 2 MR: the kernel runs
+  // 7-12 rows as two row tiles that share each chunk of B while it is in L1, so B streams once;
+  // the driver passes an MC block of up to this many rows in one call, larger ones as single
+  // tiles. More than 2 MR: the kernel also runs more rows as consecutive row tiles of at most
+  // MR rows (less fixed cost per tile than a call each); the driver passes larger blocks in
+  // calls of at most this many rows.
   uint32_t max_rows_per_call = 0;
   // MC for a depth of kp bytes on a core with l2_bytes of L2 (the size detected at run time, so
   // a kernel tuned on one CPU scales to another). The driver rounds it down to whole MR-row

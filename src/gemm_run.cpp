@@ -84,24 +84,40 @@ void run_k_block(const GemmPlan& P, const ABlock& A, size_t i0, size_t mb, size_
   const bool last = kb + 1 == P.k_blocks;
   const char* panels = static_cast<const char*>(P.b->panels) + P.b->format->depth_offset(nr, k0);
   const size_t panel_bytes = P.b->panel_bytes;
-  // Row tiles of the MC block. Packed A: whole MR-row tiles. A read in place: a kernel that
-  // takes more rows per call (GemmConfig::max_rows_per_call) gets a small block whole, so its
-  // tiles share each chunk of B in L1; otherwise ceil(mb / MR) tiles whose sizes differ by at
-  // most one row (M = 32 on a 6-row tile: 5/6-row tiles, not 5 x 6 + 2, whose 2-row tile is
-  // short of accumulators and loads).
-  const size_t ntiles = P.in_place && mb <= cfg.max_rows_per_call ? 1 : (mb + mr - 1) / mr;
-  auto tile_row = [&](size_t rt) { return P.in_place ? rt * mb / ntiles : std::min(rt * mr, mb); };
+  // Calls over the MC block's rows. Packed A: whole MR-row tiles. A read in place: a kernel that
+  // takes more rows per call (GemmConfig::max_rows_per_call) gets a block of up to that many
+  // whole; a larger block goes in ceil(mb / max) calls of even size to a kernel that runs
+  // consecutive tiles (max > 2 MR), and as single tiles to one that pairs two (max = 2 MR:
+  // pairs were slower at M >= 32, docs/kernel-notes.md). Single tiles in place: ceil(mb / MR)
+  // tiles whose sizes differ by at most one row (M = 32 on a 6-row tile: 5/6-row tiles, not
+  // 5 x 6 + 2, whose 2-row tile is short of accumulators and loads). Call rt starts at row
+  // rt * mb / ncalls (in place) or rt * MR (packed), stepped without a division.
+  const size_t max_rows = cfg.max_rows_per_call;
+  const size_t ncalls = !P.in_place                ? (mb + mr - 1) / mr
+                        : mb <= max_rows           ? 1
+                        : max_rows > 2 * mr        ? (mb + max_rows - 1) / max_rows
+                                                   : (mb + mr - 1) / mr;
+  const size_t step = P.in_place ? mb / ncalls : mr, step_rem = P.in_place ? mb % ncalls : 0;
   for (size_t pj = pc0; pj < pc1; ++pj) {
     const size_t jp = pj * nr, nb = std::min(nr, P.n - jp);
     const char* panel = panels + pj * panel_bytes;
-    for (size_t rt = 0; rt < ntiles; ++rt) {
-      const size_t ir = tile_row(rt), rows = tile_row(rt + 1) - ir;
+    size_t next = 0, frac = 0;  // call rt + 1's first row, and (rt + 1) * mb % ncalls (in place)
+    for (size_t rt = 0; rt < ncalls; ++rt) {
+      const size_t ir = next;
+      next += step;
+      frac += step_rem;
+      if (frac >= ncalls) {
+        frac -= ncalls;
+        ++next;
+      }
+      next = std::min(next, mb);
+      const size_t rows = next - ir;
       const uint8_t* atile = P.in_place ? A.a + ir * A.row_stride : A.a + (ir / mr) * A.tile_stride;
       TileArgs ta;
       // The panel's last row tile may prefetch the B block that runs next; its first, when
       // more follow, reads B from beyond L2 (TileArgs::b_next, b_stream).
-      ta.b_next = P.prefetch_next && rt + 1 == ntiles && pj + 1 < pc1 ? panel + panel_bytes : nullptr;
-      ta.b_stream = P.prefetch_next && rt == 0 && ntiles > 1;
+      ta.b_next = P.prefetch_next && rt + 1 == ncalls && pj + 1 < pc1 ? panel + panel_bytes : nullptr;
+      ta.b_stream = P.prefetch_next && rt == 0 && (ncalls > 1 || rows > mr);
       char* ctile = P.c + (i0 + ir) * P.c_stride + jp * P.esize;
       if (P.k_blocks == 1) {
         ta.colsum = P.b->colsum;  // the whole K in this call

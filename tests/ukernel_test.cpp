@@ -70,9 +70,16 @@ TEST_P(Ukernel, EveryPartialTileAndDepth) {
     GuardedCopy<int8_t> panel(panel_v);
     ASSERT_NE(panel.get(), nullptr);
 
-    // Up to the rows one call takes (more than MR only with A in place).
+    // Up to the rows one call takes (more than MR only with A in place): every m up to 2 MR
+    // (one tile, two tiles), then around each further tile count and the limit.
     const size_t max_m = std::max<size_t>(mr, cfg->max_rows_per_call);
-    for (size_t m = 1; m <= max_m; ++m) {
+    std::set<size_t> ms;
+    for (size_t m = 1; m <= std::min(max_m, 2 * mr); ++m) ms.insert(m);
+    for (size_t t = 3; t * mr <= max_m + mr; t += t < 6 ? 1 : 5)
+      for (size_t m : {t * mr - mr + 1, t * mr - 1, t * mr})
+        if (m > 2 * mr && m <= max_m) ms.insert(m);
+    ms.insert(max_m);
+    for (size_t m : ms) {
       // A: rows mix 7-bit and full-range bytes by K block, so loop-choosing kernels run both.
       const size_t lda = K + (m % 2) * 3;
       std::vector<uint8_t> a((m - 1) * lda + K);

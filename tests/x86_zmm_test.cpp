@@ -48,11 +48,11 @@ struct BwCount {
 };
 BwCount bw_count() { return {path_count(Path::avx512bw_maddubs_chunk), path_count(Path::avx512bw_exact_chunk)}; }
 struct VnniCount {
-  uint64_t in_place, packed, pair;
+  uint64_t in_place, packed, pair, row_tiles;
 };
 VnniCount vnni_count() {
   return {path_count(Path::avx512vnni_a_in_place), path_count(Path::avx512vnni_a_packed),
-          path_count(Path::avx512vnni_tile_pair)};
+          path_count(Path::avx512vnni_tile_pair), path_count(Path::avx512vnni_row_tiles)};
 }
 
 // Bytes that end exactly where an inaccessible page begins: reading one byte past them faults.
@@ -321,8 +321,8 @@ class Avx512vnniSmallM : public testing::Test {
 };
 
 // M = 1..16 (and, since A is read in place at every M, beyond) with K % 4 == 0: A is read in
-// place (never packed), one tile call per 6 rows and
-// 64 columns; A sits right before a guard page; every result equals the oracle.
+// place (never packed), one call per 64 columns (one tile, a pair of tiles at M = 7-12, row
+// tiles above); A sits right before a guard page; every result equals the oracle.
 TEST_F(Avx512vnniSmallM, InPlaceAForMUpTo16) {
   std::mt19937 rng(21);
   const int64_t Ns[] = {1, 17, 64, 65, 130, 300};
@@ -359,11 +359,13 @@ TEST_F(Avx512vnniSmallM, InPlaceAForMUpTo16) {
       qgemm::detail::GemmBlocking bl{};
       ASSERT_TRUE(qgemm::detail::gemm_blocking_for_testing(Isa::avx512vnni, K, &bl));
       const uint64_t kp = static_cast<uint64_t>((K + 3) / 4 * 4), kblocks = (kp + bl.kc - 1) / bl.kc;
-      // M = 7-12: one call of two row tiles per panel (max_rows_per_call), else one per 6-row tile.
-      const bool pair = M > 6 && M <= 12;
-      const uint64_t calls = static_cast<uint64_t>(pair ? 1 : (M + 5) / 6) * static_cast<uint64_t>((N + 63) / 64) * kblocks;
+      // One call per panel and K block (max_rows_per_call: M <= 16 is one MC block): M = 7-12 as
+      // two row tiles over B chunks, M = 13-16 as consecutive row tiles.
+      const bool pair = M > 6 && M <= 12, row_tiles = M > 12;
+      const uint64_t calls = static_cast<uint64_t>((N + 63) / 64) * kblocks;
       EXPECT_EQ(after.in_place - before.in_place, calls) << "M=" << M << " N=" << N << " K=" << K;
       EXPECT_EQ(after.pair - before.pair, pair ? calls : 0u) << "M=" << M << " N=" << N << " K=" << K;
+      EXPECT_EQ(after.row_tiles - before.row_tiles, row_tiles ? calls : 0u) << "M=" << M << " N=" << N << " K=" << K;
       EXPECT_EQ(after.packed - before.packed, 0u) << "A was packed for M=" << M;
       if (HasFailure()) return;
     }

@@ -57,14 +57,52 @@ inline __m512i broadcast4(const uint8_t* p) {
 // it cost time: docs/kernel-notes.md#avx512vnni-avxvnni).
 constexpr size_t kStreamAhead = 8192;
 
+// A full tile's s32 or f32 store straight from the K loop's registers (DirectStore), with no
+// load from the stack between one tile's stores and the next tile's K loop: through
+// store_tile's array and the driver's call per tile, the tile's fixed cost was about 100 cycles
+// (a fifth of a 6-row tile at K = 128). The likely cause, a load whose address matches a
+// pending store's in the low 12 bits waiting for the store's data (the last vpdpbusd), is why
+// the stage's values are copied in here rather than read through StageParams after the stores
+// (docs/notes/issue-29.md).
+struct DirectStore {
+  char* c;
+  size_t c_stride;
+  const int32_t* row_sum;
+  const int32_t* col_off;  // + j0, as the tables below
+  const int32_t* zb;
+  const float* scale;
+  const float* fbias;
+  float fmin, fmax;
+  bool f32;  // else s32
+  bool zb_zero;
+};
+
+inline DirectStore direct_store(char* c, size_t c_stride, const int32_t* row_sum, const StageParams& p, size_t j0) {
+  return DirectStore{c,          c_stride,      row_sum, p.col_off + j0, p.zb + j0, p.scale ? p.scale + j0 : nullptr,
+                     p.fbias ? p.fbias + j0 : nullptr, p.fmin, p.fmax, p.kind == StageKind::f32, p.zb_zero};
+}
+
+// Whether a tile of n columns and depth kp with these arguments takes DirectStore: full tiles,
+// s32 or f32, no earlier K blocks, and K up to kDirectMaxK, where a tile's fixed cost matters.
+// Beyond, DirectStore measured 1-3% slower than the array path with C prefetched at the tile's
+// start (128x11008x4096, 128x4096x11008, 512x4096x4096, with or without that prefetch;
+// docs/notes/issue-29.md).
+constexpr size_t kDirectMaxK = 2048;
+inline bool direct_store_ok(size_t n, size_t kp, const StageParams& p, const TileArgs& t) {
+  return n == kNR && kp <= kDirectMaxK && !t.acc_in && (p.kind == StageKind::s32 || p.kind == StageKind::f32);
+}
+
 // The K loop over `groups` K groups of rows [0, M) of A into acc, which it reads first and writes
 // last. Inside, the accumulators are named variables, not an array: GCC 12 keeps an array of
 // __m512i in memory across the loop (a store and two register moves per vpdpbusd), named ones
 // in registers.
-template <int M>
+// FromZero: the accumulators start at zero (acc is not read); ds: the tile is stored from the
+// registers (acc is not written).
+template <int M, bool FromZero = false>
 inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t groups, const uint8_t* a,
                                                   size_t a_row_stride, size_t a_kgroup_stride, const int8_t* b,
-                                                  const char* pf, bool stream = false) {
+                                                  const char* pf, bool stream = false,
+                                                  const DirectStore* ds = nullptr) {
   const __m512i z = _mm512_setzero_si512();
   __m512i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
   __m512i c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
@@ -73,7 +111,9 @@ inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t
   if constexpr (M > i) {                                                                 \
     c##i##0 = acc[i][0], c##i##1 = acc[i][1], c##i##2 = acc[i][2], c##i##3 = acc[i][3]; \
   }
-  QGEMM_IN(0) QGEMM_IN(1) QGEMM_IN(2) QGEMM_IN(3) QGEMM_IN(4) QGEMM_IN(5)
+  if constexpr (!FromZero) {
+    QGEMM_IN(0) QGEMM_IN(1) QGEMM_IN(2) QGEMM_IN(3) QGEMM_IN(4) QGEMM_IN(5)
+  }
 #undef QGEMM_IN
   // Row pointers exist only for rows < M (rows >= M may not exist when A is read in place).
   const uint8_t* ar[M];
@@ -134,6 +174,49 @@ inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t
 #pragma GCC unroll 4
     for (; g < groups; ++g) k_group();
   }
+  if (ds) {
+    const DirectStore d = *ds;
+    const bool zz = d.zb_zero;
+    const __m512i o0 = _mm512_loadu_si512(d.col_off), o1 = _mm512_loadu_si512(d.col_off + 16);
+    const __m512i o2 = _mm512_loadu_si512(d.col_off + 32), o3 = _mm512_loadu_si512(d.col_off + 48);
+    const __m512i z0 = _mm512_loadu_si512(d.zb), z1 = _mm512_loadu_si512(d.zb + 16);
+    const __m512i z2 = _mm512_loadu_si512(d.zb + 32), z3 = _mm512_loadu_si512(d.zb + 48);
+    if (!d.f32) {
+#define QGEMM_ST(i)                                                                     \
+  if constexpr (M > i) {                                                                \
+    int32_t* r = reinterpret_cast<int32_t*>(d.c + static_cast<size_t>(i) * d.c_stride); \
+    const int32_t rs = d.row_sum[i];                                                    \
+    _mm512_storeu_si512(r, zmm::finish(c##i##0, o0, z0, rs, zz));                       \
+    _mm512_storeu_si512(r + 16, zmm::finish(c##i##1, o1, z1, rs, zz));                  \
+    _mm512_storeu_si512(r + 32, zmm::finish(c##i##2, o2, z2, rs, zz));                  \
+    _mm512_storeu_si512(r + 48, zmm::finish(c##i##3, o3, z3, rs, zz));                  \
+  }
+      QGEMM_ST(0) QGEMM_ST(1) QGEMM_ST(2) QGEMM_ST(3) QGEMM_ST(4) QGEMM_ST(5)
+#undef QGEMM_ST
+    } else {
+      const __m512 s0 = _mm512_loadu_ps(d.scale), s1 = _mm512_loadu_ps(d.scale + 16);
+      const __m512 s2 = _mm512_loadu_ps(d.scale + 32), s3 = _mm512_loadu_ps(d.scale + 48);
+      const __m512 f0 = _mm512_loadu_ps(d.fbias), f1 = _mm512_loadu_ps(d.fbias + 16);
+      const __m512 f2 = _mm512_loadu_ps(d.fbias + 32), f3 = _mm512_loadu_ps(d.fbias + 48);
+      const __m512 fmin = _mm512_set1_ps(d.fmin), fmax = _mm512_set1_ps(d.fmax);
+      // The order of zmm::store_tile_dots: fmadd, then max(fmin, y), min(fmax, y).
+      auto f32 = [&](__m512i x, __m512 sc, __m512 fb) __attribute__((always_inline)) {
+        return _mm512_min_ps(fmax, _mm512_max_ps(fmin, _mm512_fmadd_ps(_mm512_cvtepi32_ps(x), sc, fb)));
+      };
+#define QGEMM_ST(i)                                                                 \
+  if constexpr (M > i) {                                                            \
+    float* r = reinterpret_cast<float*>(d.c + static_cast<size_t>(i) * d.c_stride); \
+    const int32_t rs = d.row_sum[i];                                                \
+    _mm512_storeu_ps(r, f32(zmm::finish(c##i##0, o0, z0, rs, zz), s0, f0));         \
+    _mm512_storeu_ps(r + 16, f32(zmm::finish(c##i##1, o1, z1, rs, zz), s1, f1));    \
+    _mm512_storeu_ps(r + 32, f32(zmm::finish(c##i##2, o2, z2, rs, zz), s2, f2));    \
+    _mm512_storeu_ps(r + 48, f32(zmm::finish(c##i##3, o3, z3, rs, zz), s3, f3));    \
+  }
+      QGEMM_ST(0) QGEMM_ST(1) QGEMM_ST(2) QGEMM_ST(3) QGEMM_ST(4) QGEMM_ST(5)
+#undef QGEMM_ST
+    }
+    return;
+  }
 #define QGEMM_OUT(i)                                                                     \
   if constexpr (M > i) {                                                                 \
     acc[i][0] = c##i##0, acc[i][1] = c##i##1, acc[i][2] = c##i##2, acc[i][3] = c##i##3; \
@@ -149,10 +232,15 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_k
   __m512i acc[M][kNV];
   for (int i = 0; i < M; ++i)
     for (int v = 0; v < kNV; ++v) acc[i][v] = _mm512_setzero_si512();
-  prefetch_c_tile(c, c_stride, M, n, p.out_bytes);
   // The last row tile of a panel fetches the next panel's B block as it goes (one k-group of it
   // per k-group): at small M the weights then keep streaming from memory while this tile
   // computes. Into L1: the L2 hint was slower (docs/kernel-notes.md#avx512vnni-avxvnni).
+  if (direct_store_ok(n, kp, p, t)) {
+    const DirectStore ds = direct_store(static_cast<char*>(c), c_stride, row_sum, p, j0);
+    k_loop<M>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, static_cast<const char*>(t.b_next), t.b_stream, &ds);
+    return;
+  }
+  prefetch_c_tile(c, c_stride, M, n, p.out_bytes);
   k_loop<M>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, static_cast<const char*>(t.b_next), t.b_stream);
   zmm::store_tile<M, kNV>(acc, n, row_sum, c, c_stride, p, t, j0);
 }
@@ -161,6 +249,10 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_k
 // chunks of kChunk K groups (16 KiB of B; tile_blocking.hpp): a second tile's own pass over the
 // panel stopped the stream from memory at M = 8 (docs/kernel-notes.md#avx512vnni-avxvnni).
 constexpr size_t kChunk = 64;
+
+// Rows per call with A in place: 7-12 as a pair of tiles over B chunks (tile_pair), more as
+// consecutive tiles (row_tiles); the driver splits an MC block into calls of at most this many.
+constexpr uint32_t kRowsPerCall = 16 * kMR;
 
 template <int M0, int M1>
 void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, const int8_t* b, const int32_t* row_sum,
@@ -181,6 +273,48 @@ void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, const
                            tile_rows_from(t, M0), j0);
 }
 
+// More than two tiles of rows in one call (A in place; GemmConfig::max_rows_per_call): the call
+// runs ceil(m / MR) row tiles whose sizes differ by at most one row, one after the other over
+// the same B panel. Between two tiles only the store and the next tile's setup run, instead of
+// a return to the driver and a call (docs/notes/issue-29.md). The first tile may stream B
+// (TileArgs::b_stream), the last one fetch the next panel (b_next).
+void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_kgroup_stride,
+               const int8_t* b, const int32_t* row_sum, char* c, size_t c_stride, const StageParams& p,
+               const TileArgs& t, size_t j0) {
+  const size_t nt = (m + kMR - 1) / kMR, step = m / nt, rem = m % nt;
+  const bool direct = direct_store_ok(n, kp, p, t);
+  const char* const b_next = static_cast<const char*>(t.b_next);
+  size_t ir = 0, frac = 0;
+  for (size_t r = 0; r < nt; ++r) {
+    size_t rows = step;  // step or step + 1: row r * m / nt onwards, without a division
+    frac += rem;
+    if (frac >= nt) {
+      frac -= nt;
+      ++rows;
+    }
+    const uint8_t* at = a + ir * a_row_stride;
+    if (direct) {  // nothing read from the stack between two tiles (DirectStore)
+      const char* pf = r + 1 == nt ? b_next : nullptr;
+      const bool stream = r == 0 && t.b_stream;
+      const DirectStore ds = direct_store(c + ir * c_stride, c_stride, row_sum + ir, p, j0);
+      with_rows<kMR>(rows, [&](auto R) __attribute__((always_inline)) {
+        constexpr int M = static_cast<int>(decltype(R)::value);
+        __m512i unused[M][kNV];
+        k_loop<M, true>(unused, kp / kKR, at, a_row_stride, a_kgroup_stride, b, pf, stream, &ds);
+      });
+    } else {
+      TileArgs tr = tile_rows_from(t, ir);
+      tr.b_next = r + 1 == nt ? t.b_next : nullptr;
+      tr.b_stream = r == 0 && t.b_stream;
+      with_rows<kMR>(rows, [&](auto R) {
+        tile<decltype(R)::value>(n, kp, at, a_row_stride, a_kgroup_stride, b, row_sum + ir, c + ir * c_stride, c_stride,
+                                 p, tr, j0);
+      });
+    }
+    ir += rows;
+  }
+}
+
 void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* a,
                                   size_t a_row_stride, size_t a_kgroup_stride, const void* b_panel,
                                   const int32_t* row_sum, void* c, size_t c_row_stride,
@@ -190,6 +324,11 @@ void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* 
   // A packed panel steps MR*KR bytes per k-group, A in place KR.
   count_path(a_kgroup_stride == kKR ? Path::avx512vnni_a_in_place : Path::avx512vnni_a_packed, 1);
   const StageParams& p = *params;
+  if (m > 2 * kMR) {  // more row tiles in one call (GemmConfig::max_rows_per_call; A in place)
+    count_path(Path::avx512vnni_row_tiles, 1);
+    return row_tiles(m, n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, static_cast<char*>(c), c_row_stride, p,
+                     t, j0);
+  }
   if (m > kMR) {  // two row tiles in one call (GemmConfig::max_rows_per_call; A in place)
     count_path(Path::avx512vnni_tile_pair, 1);
     return with_pair_rows(m, [&](auto m0, auto m1) {
@@ -212,7 +351,7 @@ extern constexpr GemmConfig kGemmConfig_avx512vnni =
     GemmConfig::tile(Isa::avx512vnni, "u8s8_gemm_6x64c4__avx512vnni", kMR, kNR, kKR, u8s8_gemm_6x64c4__avx512vnni,
                      &kWeightFormat_s8)
         .with_a_in_place(UINT32_MAX)
-        .with_rows_per_call(2 * kMR)
+        .with_rows_per_call(kRowsPerCall)
         .with_mc(mc_for_k)
         .with_kc_unit(kChunk * kKR)  // the paired tiles' K chunk, so that the tests cross its edges
         .with_row_sums_only_with_zb();
