@@ -270,8 +270,12 @@ Status plan_scratch(StageTables* tables, GemmPlan* P) {
       P->kp > (size_t{1} << 46) ||
       (!P->in_place && (cfg.pack_a_tile ? __builtin_mul_overflow(mc / cfg.mr, cfg.a_tile_bytes(kc), &a_bytes)
                                         : __builtin_mul_overflow(mc, kc, &a_bytes)));
-  constexpr size_t kTables = kStageTableCount + 1;  // the stage's tables and the zeros
+  // The stage's tables (ncol entries each), then the zeros: the raw stage's column tables and
+  // the row sums of K blocks but the last, so as many entries as columns or MC rows (a kernel
+  // call covers up to max_rows_per_call rows of an MC block).
   const size_t table_stride = region_stride(ncol * 4);
+  const size_t nzero = std::max(ncol, round_up(mc, 16));
+  const size_t tables_bytes = kStageTableCount * table_stride + region_stride(nzero * 4);
   const size_t part_bytes = mc * P->part_stride * sizeof(int32_t);
   // One line more than the block's depth: rows 4 KiB apart alias in L1 (docs/kernel-notes.md,
   // "Sign combinations").
@@ -281,7 +285,7 @@ Status plan_scratch(StageTables* tables, GemmPlan* P) {
       __builtin_add_overflow(region_stride(a_bytes), region_stride(mc * sizeof(int32_t)), &slice_bytes) ||
       __builtin_add_overflow(slice_bytes, region_stride(part_bytes), &slice_bytes) ||
       __builtin_add_overflow(slice_bytes, region_stride(conv_bytes), &slice_bytes) ||
-      __builtin_mul_overflow(slice_bytes, tasks, &total) || __builtin_add_overflow(total, kTables * table_stride, &total))
+      __builtin_mul_overflow(slice_bytes, tasks, &total) || __builtin_add_overflow(total, tables_bytes, &total))
     return fail(Status::out_of_memory, "gemm: scratch size overflows (K=%zu)", P->k);
   P->rsum_offset = region_stride(a_bytes);
   P->part_offset = P->rsum_offset + region_stride(mc * sizeof(int32_t));
@@ -289,9 +293,10 @@ Status plan_scratch(StageTables* tables, GemmPlan* P) {
   P->slice_bytes = slice_bytes;
   char* base = static_cast<char*>(P->lease.acquire(total));
   if (!base) return fail(Status::out_of_memory, "gemm: cannot allocate %zu bytes of scratch", total);
-  for (size_t r = 0; r < kTables; ++r) P->lease.guard(r * table_stride, ncol * 4);
+  for (size_t r = 0; r < kStageTableCount; ++r) P->lease.guard(r * table_stride, ncol * 4);
+  P->lease.guard(kStageTableCount * table_stride, nzero * 4);
   for (size_t t = 0; t < tasks; ++t) {
-    const size_t s0 = kTables * table_stride + t * slice_bytes;
+    const size_t s0 = tables_bytes + t * slice_bytes;
     P->lease.guard(s0, a_bytes);
     P->lease.guard(s0 + P->rsum_offset, mc * sizeof(int32_t));
     P->lease.guard(s0 + P->part_offset, part_bytes);
@@ -303,9 +308,9 @@ Status plan_scratch(StageTables* tables, GemmPlan* P) {
   tables->scale = reinterpret_cast<float*>(base + 3 * table_stride);
   tables->fbias = reinterpret_cast<float*>(base + 4 * table_stride);
   auto* zeros = reinterpret_cast<int32_t*>(base + kStageTableCount * table_stride);
-  std::memset(zeros, 0, ncol * 4);
+  std::memset(zeros, 0, nzero * 4);
   P->zeros = zeros;
-  P->slices = base + kTables * table_stride;
+  P->slices = base + tables_bytes;
   return Status::ok;
 }
 
