@@ -175,42 +175,46 @@ inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t
     for (; g < groups; ++g) k_group();
   }
   if (ds) {
+    // The per-column vectors are loaded again for every row, not held in registers: with 24
+    // accumulators live, 8-18 more values left the compiler spilling 12 accumulators to the
+    // stack and reading them back before the stores. Each row's C stores may alias the tables
+    // (__m512i stores alias anything), so the compiler reloads them, folded into the adds.
+    // The barrier keeps the compiler from hoisting those loads above the K loop, where they
+    // would hold registers the loop needs.
+    asm volatile("" ::: "memory");
     const DirectStore d = *ds;
     const bool zz = d.zb_zero;
-    const __m512i o0 = _mm512_loadu_si512(d.col_off), o1 = _mm512_loadu_si512(d.col_off + 16);
-    const __m512i o2 = _mm512_loadu_si512(d.col_off + 32), o3 = _mm512_loadu_si512(d.col_off + 48);
-    const __m512i z0 = _mm512_loadu_si512(d.zb), z1 = _mm512_loadu_si512(d.zb + 16);
-    const __m512i z2 = _mm512_loadu_si512(d.zb + 32), z3 = _mm512_loadu_si512(d.zb + 48);
+    auto fin = [&](__m512i x, int v, int32_t rs) __attribute__((always_inline)) {
+      return zmm::finish(x, _mm512_loadu_si512(d.col_off + 16 * v), zz ? x : _mm512_loadu_si512(d.zb + 16 * v), rs, zz);
+    };
     if (!d.f32) {
 #define QGEMM_ST(i)                                                                     \
   if constexpr (M > i) {                                                                \
     int32_t* r = reinterpret_cast<int32_t*>(d.c + static_cast<size_t>(i) * d.c_stride); \
     const int32_t rs = d.row_sum[i];                                                    \
-    _mm512_storeu_si512(r, zmm::finish(c##i##0, o0, z0, rs, zz));                       \
-    _mm512_storeu_si512(r + 16, zmm::finish(c##i##1, o1, z1, rs, zz));                  \
-    _mm512_storeu_si512(r + 32, zmm::finish(c##i##2, o2, z2, rs, zz));                  \
-    _mm512_storeu_si512(r + 48, zmm::finish(c##i##3, o3, z3, rs, zz));                  \
+    _mm512_storeu_si512(r, fin(c##i##0, 0, rs));                                        \
+    _mm512_storeu_si512(r + 16, fin(c##i##1, 1, rs));                                   \
+    _mm512_storeu_si512(r + 32, fin(c##i##2, 2, rs));                                   \
+    _mm512_storeu_si512(r + 48, fin(c##i##3, 3, rs));                                   \
   }
       QGEMM_ST(0) QGEMM_ST(1) QGEMM_ST(2) QGEMM_ST(3) QGEMM_ST(4) QGEMM_ST(5)
 #undef QGEMM_ST
     } else {
-      const __m512 s0 = _mm512_loadu_ps(d.scale), s1 = _mm512_loadu_ps(d.scale + 16);
-      const __m512 s2 = _mm512_loadu_ps(d.scale + 32), s3 = _mm512_loadu_ps(d.scale + 48);
-      const __m512 f0 = _mm512_loadu_ps(d.fbias), f1 = _mm512_loadu_ps(d.fbias + 16);
-      const __m512 f2 = _mm512_loadu_ps(d.fbias + 32), f3 = _mm512_loadu_ps(d.fbias + 48);
       const __m512 fmin = _mm512_set1_ps(d.fmin), fmax = _mm512_set1_ps(d.fmax);
       // The order of zmm::store_tile_dots: fmadd, then max(fmin, y), min(fmax, y).
-      auto f32 = [&](__m512i x, __m512 sc, __m512 fb) __attribute__((always_inline)) {
-        return _mm512_min_ps(fmax, _mm512_max_ps(fmin, _mm512_fmadd_ps(_mm512_cvtepi32_ps(x), sc, fb)));
+      auto f32 = [&](__m512i x, int v, int32_t rs) __attribute__((always_inline)) {
+        const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(fin(x, v, rs)), _mm512_loadu_ps(d.scale + 16 * v),
+                                         _mm512_loadu_ps(d.fbias + 16 * v));
+        return _mm512_min_ps(fmax, _mm512_max_ps(fmin, y));
       };
 #define QGEMM_ST(i)                                                                 \
   if constexpr (M > i) {                                                            \
     float* r = reinterpret_cast<float*>(d.c + static_cast<size_t>(i) * d.c_stride); \
     const int32_t rs = d.row_sum[i];                                                \
-    _mm512_storeu_ps(r, f32(zmm::finish(c##i##0, o0, z0, rs, zz), s0, f0));         \
-    _mm512_storeu_ps(r + 16, f32(zmm::finish(c##i##1, o1, z1, rs, zz), s1, f1));    \
-    _mm512_storeu_ps(r + 32, f32(zmm::finish(c##i##2, o2, z2, rs, zz), s2, f2));    \
-    _mm512_storeu_ps(r + 48, f32(zmm::finish(c##i##3, o3, z3, rs, zz), s3, f3));    \
+    _mm512_storeu_ps(r, f32(c##i##0, 0, rs));                                       \
+    _mm512_storeu_ps(r + 16, f32(c##i##1, 1, rs));                                  \
+    _mm512_storeu_ps(r + 32, f32(c##i##2, 2, rs));                                  \
+    _mm512_storeu_ps(r + 48, f32(c##i##3, 3, rs));                                  \
   }
       QGEMM_ST(0) QGEMM_ST(1) QGEMM_ST(2) QGEMM_ST(3) QGEMM_ST(4) QGEMM_ST(5)
 #undef QGEMM_ST
