@@ -82,14 +82,12 @@ inline DirectStore direct_store(char* c, size_t c_stride, const int32_t* row_sum
                      p.fbias ? p.fbias + j0 : nullptr, p.fmin, p.fmax, p.kind == StageKind::f32, p.zb_zero};
 }
 
-// Whether a tile of n columns and depth kp with these arguments takes DirectStore: full tiles,
-// s32 or f32, no earlier K blocks, and K up to kDirectMaxK, where a tile's fixed cost matters.
-// Beyond, DirectStore measured 1-3% slower than the array path with C prefetched at the tile's
-// start (128x11008x4096, 128x4096x11008, 512x4096x4096, with or without that prefetch;
-// docs/notes/issue-29.md).
-constexpr size_t kDirectMaxK = 2048;
-inline bool direct_store_ok(size_t n, size_t kp, const StageParams& p, const TileArgs& t) {
-  return n == kNR && kp <= kDirectMaxK && !t.acc_in && (p.kind == StageKind::s32 || p.kind == StageKind::f32);
+// Whether a tile of n columns with these arguments takes DirectStore: full tiles, s32 or f32,
+// no earlier K blocks. At every K: once the store stopped spilling accumulators it measured
+// 1-4% faster than the array path with C prefetched at the tile's start also at K = 3072-11008
+// (docs/notes/issue-29.md).
+inline bool direct_store_ok(size_t n, const StageParams& p, const TileArgs& t) {
+  return n == kNR && !t.acc_in && (p.kind == StageKind::s32 || p.kind == StageKind::f32);
 }
 
 // The K loop over `groups` K groups of rows [0, M) of A into acc, which it reads first and writes
@@ -239,7 +237,7 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_k
   // The last row tile of a panel fetches the next panel's B block as it goes (one k-group of it
   // per k-group): at small M the weights then keep streaming from memory while this tile
   // computes. Into L1: the L2 hint was slower (docs/kernel-notes.md#avx512vnni-avxvnni).
-  if (direct_store_ok(n, kp, p, t)) {
+  if (direct_store_ok(n, p, t)) {
     const DirectStore ds = direct_store(static_cast<char*>(c), c_stride, row_sum, p, j0);
     k_loop<M>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, static_cast<const char*>(t.b_next), t.b_stream, &ds);
     return;
@@ -286,7 +284,7 @@ void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_str
                const int8_t* b, const int32_t* row_sum, char* c, size_t c_stride, const StageParams& p,
                const TileArgs& t, size_t j0) {
   const size_t nt = (m + kMR - 1) / kMR, step = m / nt, rem = m % nt;
-  const bool direct = direct_store_ok(n, kp, p, t);
+  const bool direct = direct_store_ok(n, p, t);
   const char* const b_next = static_cast<const char*>(t.b_next);
   size_t ir = 0, frac = 0;
   for (size_t r = 0; r < nt; ++r) {
