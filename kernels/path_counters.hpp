@@ -23,6 +23,7 @@ enum class Path : unsigned {
   avx512vnni_tile_pair,    // AVX-512 VNNI calls of 7-12 rows: two row tiles sharing B chunks
   avx512vnni_row_tiles,    // AVX-512 VNNI calls of more than 12 rows: consecutive row tiles
   avxvnni_tile_pair,       // AVX-VNNI calls of 7-12 rows: two row tiles sharing B chunks
+  avxvnni_row_tiles,       // AVX-VNNI calls of more than 12 rows: consecutive row tiles
   amx_tile,                // AMX tile calls (32x32 of C, or 16x32 at m <= 16)
   amx_short_k_step,        // AMX tile calls whose K ends in a short step (B rows copied, zero padded)
   count_                   // not a path: the number of counters

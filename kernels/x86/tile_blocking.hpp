@@ -1,5 +1,6 @@
 // Cache decisions shared by the x86 VNNI kernels (AVX-512 VNNI, AVX-VNNI): the MC rule, the
-// prefetch of a tile's C lines, and the K-chunk order of two row tiles in one call. Plain integer
+// prefetch of a tile's C lines, the K-chunk order of two row tiles in one call, the split of a
+// call's rows into consecutive row tiles, and the direct store's arguments. Plain integer
 // code and _mm_prefetch; internal linkage, since each ISA's object compiles its own copy with its
 // own flags (test odr_isa_objects).
 #pragma once
@@ -34,6 +35,58 @@ inline void prefetch_c_tile(const void* c, size_t c_stride, int rows, size_t n, 
     const char* r = static_cast<const char*>(c) + static_cast<size_t>(i) * c_stride;
     for (size_t o = 0; o < row_bytes; o += 64) _mm_prefetch(r + o, _MM_HINT_T0);
     _mm_prefetch(r + row_bytes - 1, _MM_HINT_T0);  // the last line when r is not line-aligned
+  }
+}
+
+// A full tile's s32 or f32 store straight from the K loop's registers (DirectStore), with no
+// load from the stack between one tile's stores and the next tile's K loop: through
+// store_tile's array and the driver's call per tile, the tile's fixed cost was about 100 cycles
+// on the AVX-512 VNNI kernel (a fifth of a 6-row tile at K = 128). The likely cause, a load
+// whose address matches a pending store's in the low 12 bits waiting for the store's data (the
+// last vpdpbusd), is why the stage's values are copied in here rather than read through
+// StageParams after the stores (docs/notes/issue-29.md).
+struct DirectStore {
+  char* c;
+  size_t c_stride;
+  const int32_t* row_sum;
+  const int32_t* col_off;  // + j0, as the tables below
+  const int32_t* zb;
+  const float* scale;
+  const float* fbias;
+  float fmin, fmax;
+  bool f32;  // else s32
+  bool zb_zero;
+};
+
+inline DirectStore direct_store(char* c, size_t c_stride, const int32_t* row_sum, const StageParams& p, size_t j0) {
+  return DirectStore{c,          c_stride,      row_sum, p.col_off + j0, p.zb + j0, p.scale ? p.scale + j0 : nullptr,
+                     p.fbias ? p.fbias + j0 : nullptr, p.fmin, p.fmax, p.kind == StageKind::f32, p.zb_zero};
+}
+
+// Whether a tile of n columns (of nr) with these arguments takes DirectStore: full tiles, s32 or
+// f32, no earlier K blocks. At every K: once the store stopped spilling accumulators it measured
+// 1-4% faster than the array path with C prefetched at the tile's start also at K = 3072-11008
+// (docs/notes/issue-29.md).
+inline bool direct_store_ok(size_t n, size_t nr, const StageParams& p, const TileArgs& t) {
+  return n == nr && !t.acc_in && (p.kind == StageKind::s32 || p.kind == StageKind::f32);
+}
+
+// Calls f(r, ir, rows, nt) for the nt = ceil(m / mr) consecutive row tiles of a call of m rows
+// (GemmConfig::max_rows_per_call > 2 MR, A in place): tile r starts at row ir = r * m / nt, so
+// the sizes differ by at most one row, stepped without a division.
+template <class F>
+inline void for_each_row_tile(size_t m, size_t mr, F&& f) {
+  const size_t nt = (m + mr - 1) / mr, step = m / nt, rem = m % nt;
+  size_t ir = 0, frac = 0;
+  for (size_t r = 0; r < nt; ++r) {
+    size_t rows = step;
+    frac += rem;
+    if (frac >= nt) {
+      frac -= nt;
+      ++rows;
+    }
+    f(r, ir, rows, nt);
+    ir += rows;
   }
 }
 

@@ -57,39 +57,6 @@ inline __m512i broadcast4(const uint8_t* p) {
 // it cost time: docs/kernel-notes.md#avx512vnni-avxvnni).
 constexpr size_t kStreamAhead = 8192;
 
-// A full tile's s32 or f32 store straight from the K loop's registers (DirectStore), with no
-// load from the stack between one tile's stores and the next tile's K loop: through
-// store_tile's array and the driver's call per tile, the tile's fixed cost was about 100 cycles
-// (a fifth of a 6-row tile at K = 128). The likely cause, a load whose address matches a
-// pending store's in the low 12 bits waiting for the store's data (the last vpdpbusd), is why
-// the stage's values are copied in here rather than read through StageParams after the stores
-// (docs/notes/issue-29.md).
-struct DirectStore {
-  char* c;
-  size_t c_stride;
-  const int32_t* row_sum;
-  const int32_t* col_off;  // + j0, as the tables below
-  const int32_t* zb;
-  const float* scale;
-  const float* fbias;
-  float fmin, fmax;
-  bool f32;  // else s32
-  bool zb_zero;
-};
-
-inline DirectStore direct_store(char* c, size_t c_stride, const int32_t* row_sum, const StageParams& p, size_t j0) {
-  return DirectStore{c,          c_stride,      row_sum, p.col_off + j0, p.zb + j0, p.scale ? p.scale + j0 : nullptr,
-                     p.fbias ? p.fbias + j0 : nullptr, p.fmin, p.fmax, p.kind == StageKind::f32, p.zb_zero};
-}
-
-// Whether a tile of n columns with these arguments takes DirectStore: full tiles, s32 or f32,
-// no earlier K blocks. At every K: once the store stopped spilling accumulators it measured
-// 1-4% faster than the array path with C prefetched at the tile's start also at K = 3072-11008
-// (docs/notes/issue-29.md).
-inline bool direct_store_ok(size_t n, const StageParams& p, const TileArgs& t) {
-  return n == kNR && !t.acc_in && (p.kind == StageKind::s32 || p.kind == StageKind::f32);
-}
-
 // The K loop over `groups` K groups of rows [0, M) of A into acc, which it reads first and writes
 // last. Inside, the accumulators are named variables, not an array: GCC 12 keeps an array of
 // __m512i in memory across the loop (a store and two register moves per vpdpbusd), named ones
@@ -237,7 +204,7 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_k
   // The last row tile of a panel fetches the next panel's B block as it goes (one k-group of it
   // per k-group): at small M the weights then keep streaming from memory while this tile
   // computes. Into L1: the L2 hint was slower (docs/kernel-notes.md#avx512vnni-avxvnni).
-  if (direct_store_ok(n, p, t)) {
+  if (direct_store_ok(n, kNR, p, t)) {
     const DirectStore ds = direct_store(static_cast<char*>(c), c_stride, row_sum, p, j0);
     k_loop<M>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, static_cast<const char*>(t.b_next), t.b_stream, &ds);
     return;
@@ -283,17 +250,9 @@ void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, const
 void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_kgroup_stride,
                const int8_t* b, const int32_t* row_sum, char* c, size_t c_stride, const StageParams& p,
                const TileArgs& t, size_t j0) {
-  const size_t nt = (m + kMR - 1) / kMR, step = m / nt, rem = m % nt;
-  const bool direct = direct_store_ok(n, p, t);
+  const bool direct = direct_store_ok(n, kNR, p, t);
   const char* const b_next = static_cast<const char*>(t.b_next);
-  size_t ir = 0, frac = 0;
-  for (size_t r = 0; r < nt; ++r) {
-    size_t rows = step;  // step or step + 1: row r * m / nt onwards, without a division
-    frac += rem;
-    if (frac >= nt) {
-      frac -= nt;
-      ++rows;
-    }
+  for_each_row_tile(m, kMR, [&](size_t r, size_t ir, size_t rows, size_t nt) __attribute__((always_inline)) {
     const uint8_t* at = a + ir * a_row_stride;
     if (direct) {  // nothing read from the stack between two tiles (DirectStore)
       const char* pf = r + 1 == nt ? b_next : nullptr;
@@ -313,8 +272,7 @@ void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_str
                                  p, tr, j0);
       });
     }
-    ir += rows;
-  }
+  });
 }
 
 void u8s8_gemm_6x64c4__avx512vnni(size_t m, size_t n, size_t kp, const uint8_t* a,

@@ -35,10 +35,12 @@ constexpr size_t kStreamAhead = 8192;
 // The K loop over `groups` K groups of rows [0, M) into acc, which it reads first and writes last.
 // Inside, named accumulators, not an array: GCC 12 kept an array of __m256i in memory across the
 // loop, a store and register moves per vpdpbusd (docs/kernel-notes.md#avx512vnni-avxvnni).
-template <int M>
+// FromZero: the accumulators start at zero (acc is not read); ds: the tile is stored from the
+// registers through DirectStore (tile_blocking.hpp; acc is not written).
+template <int M, bool FromZero = false>
 inline __attribute__((always_inline)) void k_loop(__m256i (&acc)[M][kNV], size_t groups, const uint8_t* a,
                                                   size_t ars, size_t aks, const int8_t* b, const char* pf,
-                                                  bool stream = false) {
+                                                  bool stream = false, const DirectStore* ds = nullptr) {
   const __m256i z = _mm256_setzero_si256();
   __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
   __m256i c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
@@ -46,7 +48,9 @@ inline __attribute__((always_inline)) void k_loop(__m256i (&acc)[M][kNV], size_t
   if constexpr (M > i) {                             \
     c##i##0 = acc[i][0], c##i##1 = acc[i][1];        \
   }
-  QGEMM_IN(0) QGEMM_IN(1) QGEMM_IN(2) QGEMM_IN(3) QGEMM_IN(4) QGEMM_IN(5)
+  if constexpr (!FromZero) {
+    QGEMM_IN(0) QGEMM_IN(1) QGEMM_IN(2) QGEMM_IN(3) QGEMM_IN(4) QGEMM_IN(5)
+  }
 #undef QGEMM_IN
   const uint8_t* ar[M];
   for (int i = 0; i < M; ++i) ar[i] = a + static_cast<size_t>(i) * ars;
@@ -69,6 +73,47 @@ inline __attribute__((always_inline)) void k_loop(__m256i (&acc)[M][kNV], size_t
 #undef QGEMM_ROW
     off += aks;
     b += kNR * kKR;
+  }
+  if (ds) {
+    // As in the AVX-512 VNNI kernel: the column vectors are loaded again for every row (folded
+    // into the adds), so that nothing but the accumulators needs a register and nothing is
+    // spilled; the barrier keeps those loads below the K loop.
+    asm volatile("" ::: "memory");
+    const DirectStore d = *ds;
+    const bool zz = d.zb_zero;
+    auto fin = [&](__m256i x, int v, int32_t rs) __attribute__((always_inline)) {
+      const __m256i o = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d.col_off + 8 * v));
+      return ymm::finish8(x, o, zz ? x : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d.zb + 8 * v)), rs, zz);
+    };
+    if (!d.f32) {
+#define QGEMM_ST(i)                                                                     \
+  if constexpr (M > i) {                                                                \
+    int32_t* r = reinterpret_cast<int32_t*>(d.c + static_cast<size_t>(i) * d.c_stride); \
+    const int32_t rs = d.row_sum[i];                                                    \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(r), fin(c##i##0, 0, rs));            \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(r + 8), fin(c##i##1, 1, rs));        \
+  }
+      QGEMM_ST(0) QGEMM_ST(1) QGEMM_ST(2) QGEMM_ST(3) QGEMM_ST(4) QGEMM_ST(5)
+#undef QGEMM_ST
+    } else {
+      const __m256 fmin = _mm256_set1_ps(d.fmin), fmax = _mm256_set1_ps(d.fmax);
+      // The order of ymm::store_tile: fmadd, then max(fmin, y), min(fmax, y).
+      auto f32 = [&](__m256i x, int v, int32_t rs) __attribute__((always_inline)) {
+        const __m256 y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(fin(x, v, rs)), _mm256_loadu_ps(d.scale + 8 * v),
+                                         _mm256_loadu_ps(d.fbias + 8 * v));
+        return _mm256_min_ps(fmax, _mm256_max_ps(fmin, y));
+      };
+#define QGEMM_ST(i)                                                                 \
+  if constexpr (M > i) {                                                            \
+    float* r = reinterpret_cast<float*>(d.c + static_cast<size_t>(i) * d.c_stride); \
+    const int32_t rs = d.row_sum[i];                                                \
+    _mm256_storeu_ps(r, f32(c##i##0, 0, rs));                                       \
+    _mm256_storeu_ps(r + 8, f32(c##i##1, 1, rs));                                   \
+  }
+      QGEMM_ST(0) QGEMM_ST(1) QGEMM_ST(2) QGEMM_ST(3) QGEMM_ST(4) QGEMM_ST(5)
+#undef QGEMM_ST
+    }
+    return;
   }
 #define QGEMM_OUT(i)                                 \
   if constexpr (M > i) {                             \
@@ -94,6 +139,11 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const i
   __m256i acc[M][kNV];
   for (int i = 0; i < M; ++i)
     for (size_t v = 0; v < kNV; ++v) acc[i][v] = _mm256_setzero_si256();
+  if (direct_store_ok(n, kNR, p, t)) {
+    const DirectStore ds = direct_store(static_cast<char*>(c), c_stride, row_sum, p, j0);
+    k_loop<M>(acc, kp / kKR, a, ars, aks, b, static_cast<const char*>(t.b_next), t.b_stream, &ds);
+    return;
+  }
   prefetch_c_tile(c, c_stride, M, n, p.out_bytes);  // tile_blocking.hpp
   k_loop<M>(acc, kp / kKR, a, ars, aks, b, static_cast<const char*>(t.b_next), t.b_stream);
   store_rows<M>(acc, n, row_sum, c, c_stride, p, t, j0);
@@ -122,10 +172,49 @@ void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t ars, const int8_t* 
   store_rows<M1>(acc1, n, row_sum + M0, static_cast<char*>(c) + M0 * c_stride, c_stride, p, tile_rows_from(t, M0), j0);
 }
 
+// Rows per call with A in place: 7-12 as a pair of tiles over B chunks (tile_pair), more as
+// consecutive tiles (row_tiles); the driver splits an MC block into calls of at most this many.
+constexpr uint32_t kRowsPerCall = 16 * kMR;
+
+// More than two tiles of rows in one call (A in place; GemmConfig::max_rows_per_call), as in the
+// AVX-512 VNNI kernel: the call's row tiles one after the other over the same B panel, the
+// first streaming B (TileArgs::b_stream), the last fetching the next panel (b_next).
+void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const int8_t* b,
+               const int32_t* row_sum, char* c, size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
+  const bool direct = direct_store_ok(n, kNR, p, t);
+  const char* const b_next = static_cast<const char*>(t.b_next);
+  for_each_row_tile(m, kMR, [&](size_t r, size_t ir, size_t rows, size_t nt) __attribute__((always_inline)) {
+    const uint8_t* at = a + ir * ars;
+    if (direct) {  // nothing read from the stack between two tiles (DirectStore)
+      const char* pf = r + 1 == nt ? b_next : nullptr;
+      const bool stream = r == 0 && t.b_stream;
+      const DirectStore ds = direct_store(c + ir * c_stride, c_stride, row_sum + ir, p, j0);
+      with_rows<kMR>(rows, [&](auto R) __attribute__((always_inline)) {
+        constexpr int M = static_cast<int>(decltype(R)::value);
+        __m256i unused[M][kNV];
+        k_loop<M, true>(unused, kp / kKR, at, ars, aks, b, pf, stream, &ds);
+      });
+    } else {
+      TileArgs tr = tile_rows_from(t, ir);
+      tr.b_next = r + 1 == nt ? t.b_next : nullptr;
+      tr.b_stream = r == 0 && t.b_stream;
+      with_rows<kMR>(rows, [&](auto R) {
+        tile<static_cast<int>(decltype(R)::value)>(n, kp, at, ars, aks, b, row_sum + ir, c + ir * c_stride, c_stride, p,
+                                                   tr, j0);
+      });
+    }
+  });
+}
+
 void u8s8_gemm_6x16c4__avxvnni(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride,
                                size_t a_kgroup_stride, const void* b_panel, const int32_t* row_sum, void* c,
                                size_t c_row_stride, const StageParams* p, const TileArgs* t, size_t j0) {
   const int8_t* b = static_cast<const int8_t*>(b_panel);
+  if (m > 2 * kMR) {  // more row tiles in one call (GemmConfig::max_rows_per_call; A in place)
+    count_path(Path::avxvnni_row_tiles, 1);
+    return row_tiles(m, n, kp, a, a_row_stride, a_kgroup_stride, b, row_sum, static_cast<char*>(c), c_row_stride, *p,
+                     *t, j0);
+  }
   if (m > kMR) {  // two row tiles in one call (GemmConfig::max_rows_per_call; A in place)
     count_path(Path::avxvnni_tile_pair, 1);
     return with_pair_rows(m, [&](auto m0, auto m1) {
@@ -145,7 +234,7 @@ extern constexpr GemmConfig kGemmConfig_avxvnni =
     GemmConfig::tile(Isa::avxvnni, "u8s8_gemm_6x16c4__avxvnni", kMR, kNR, kKR, u8s8_gemm_6x16c4__avxvnni,
                      &kWeightFormat_s8)
         .with_a_in_place(UINT32_MAX)
-        .with_rows_per_call(2 * kMR)
+        .with_rows_per_call(kRowsPerCall)
         .with_mc(mc_for_k)
         .with_kc_unit(kChunk * kKR)  // the paired tiles' K chunk, so that the tests cross its edges
         .with_row_sums_only_with_zb();
