@@ -86,29 +86,36 @@ void run_k_block(const GemmPlan& P, const ABlock& A, size_t i0, size_t mb, size_
   const size_t panel_bytes = P.b->panel_bytes;
   // Calls over the MC block's rows. Packed A: whole MR-row tiles. A read in place: a kernel that
   // takes more rows per call (GemmConfig::max_rows_per_call) gets a block of up to that many
-  // whole; a larger block goes in ceil(mb / max) calls of even size to a kernel that runs
-  // consecutive tiles (max > 2 MR), and as single tiles to one that pairs two (max = 2 MR:
-  // pairs were slower at M >= 32, docs/kernel-notes.md). Single tiles in place: ceil(mb / MR)
-  // tiles whose sizes differ by at most one row (M = 32 on a 6-row tile: 5/6-row tiles, not
-  // 5 x 6 + 2, whose 2-row tile is short of accumulators and loads). Call rt starts at row
-  // rt * mb / ncalls (in place) or rt * MR (packed), stepped without a division.
+  // whole. A larger block goes to a kernel that runs consecutive tiles (max > 2 MR) in
+  // ceil(tiles / (max / MR)) calls of whole tiles, as even as whole tiles allow, the last call
+  // short of the rows that ceil(mb / MR) tiles of MR lack (fewer than MR): the kernel splits a
+  // call's rows into tiles that differ by at most one row, so calls of mb / ncalls rows each
+  // (85-86 rows at M = 512) ran a third of their tiles with 5 rows instead of 4 tiles in all
+  // (docs/notes/issue-29.md). To a kernel that pairs two tiles (max = 2 MR) it goes as single
+  // tiles (pairs were slower at M >= 32, docs/kernel-notes.md): ceil(mb / MR) tiles whose sizes
+  // differ by at most one row (M = 32 on a 6-row tile: 5/6-row tiles, not 5 x 6 + 2, whose
+  // 2-row tile is short of accumulators and loads). Call rt starts at unit rt * units / ncalls
+  // (rows for single tiles, MR-row tiles for calls of tiles), stepped without a division.
   const size_t max_rows = cfg.max_rows_per_call;
-  const size_t ncalls = !P.in_place                ? (mb + mr - 1) / mr
-                        : mb <= max_rows           ? 1
-                        : max_rows > 2 * mr        ? (mb + max_rows - 1) / max_rows
-                                                   : (mb + mr - 1) / mr;
-  const size_t step = P.in_place ? mb / ncalls : mr, step_rem = P.in_place ? mb % ncalls : 0;
+  const bool tile_calls = P.in_place && mb > max_rows && max_rows > 2 * mr;
+  const size_t unit = tile_calls ? mr : 1;  // rows per unit of the split
+  const size_t units = tile_calls ? (mb + mr - 1) / mr : mb;
+  const size_t ncalls = !P.in_place     ? (mb + mr - 1) / mr
+                        : mb <= max_rows ? 1
+                        : tile_calls     ? (units + max_rows / mr - 1) / (max_rows / mr)
+                                         : (mb + mr - 1) / mr;
+  const size_t step = P.in_place ? units / ncalls * unit : mr, step_rem = P.in_place ? units % ncalls : 0;
   for (size_t pj = pc0; pj < pc1; ++pj) {
     const size_t jp = pj * nr, nb = std::min(nr, P.n - jp);
     const char* panel = panels + pj * panel_bytes;
-    size_t next = 0, frac = 0;  // call rt + 1's first row, and (rt + 1) * mb % ncalls (in place)
+    size_t next = 0, frac = 0;  // call rt + 1's first row, and (rt + 1) * units % ncalls (in place)
     for (size_t rt = 0; rt < ncalls; ++rt) {
       const size_t ir = next;
       next += step;
       frac += step_rem;
       if (frac >= ncalls) {
         frac -= ncalls;
-        ++next;
+        next += unit;
       }
       next = std::min(next, mb);
       const size_t rows = next - ir;
