@@ -71,12 +71,18 @@ inline bool direct_store_ok(size_t n, size_t nr, const StageParams& p, const Til
   return n == nr && !t.acc_in && (p.kind == StageKind::s32 || p.kind == StageKind::f32);
 }
 
-// Calls f(r, ir, rows, nt) for the nt = ceil(m / mr) consecutive row tiles of a call of m rows
-// (GemmConfig::max_rows_per_call > 2 MR, A in place): tile r starts at row ir = r * m / nt, so
-// the sizes differ by at most one row, stepped without a division.
-template <class F>
-inline void for_each_row_tile(size_t m, size_t mr, F&& f) {
+// The nt = ceil(m / mr) consecutive row tiles of a call of m rows (GemmConfig::max_rows_per_call
+// > 2 MR, A in place), one after the other over the same B panel: tile r starts at row
+// r * m / nt (sizes differ by at most one row; stepped without a division). With `direct`,
+// direct_tile(ir, rows, pf, stream) runs rows [ir, ir + rows) and stores them through
+// DirectStore; else array_tile(ir, rows, targs) through the kernel's array path. The first tile
+// may stream B (TileArgs::b_stream), the last fetch the next panel (b_next). Between two direct
+// tiles only the store and the next tile's setup run (docs/notes/issue-29.md).
+template <class DirectTile, class ArrayTile>
+inline void run_row_tiles(size_t m, size_t mr, bool direct, const TileArgs& t, DirectTile&& direct_tile,
+                          ArrayTile&& array_tile) {
   const size_t nt = (m + mr - 1) / mr, step = m / nt, rem = m % nt;
+  const char* const b_next = static_cast<const char*>(t.b_next);
   size_t ir = 0, frac = 0;
   for (size_t r = 0; r < nt; ++r) {
     size_t rows = step;
@@ -85,7 +91,14 @@ inline void for_each_row_tile(size_t m, size_t mr, F&& f) {
       frac -= nt;
       ++rows;
     }
-    f(r, ir, rows, nt);
+    if (direct) {
+      direct_tile(ir, rows, r + 1 == nt ? b_next : nullptr, r == 0 && t.b_stream);
+    } else {
+      TileArgs tr = tile_rows_from(t, ir);
+      tr.b_next = r + 1 == nt ? t.b_next : nullptr;
+      tr.b_stream = r == 0 && t.b_stream;
+      array_tile(ir, rows, tr);
+    }
     ir += rows;
   }
 }

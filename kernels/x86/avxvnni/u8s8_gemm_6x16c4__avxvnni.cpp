@@ -176,34 +176,27 @@ void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t ars, const int8_t* 
 // consecutive tiles (row_tiles); the driver splits an MC block into calls of at most this many.
 constexpr uint32_t kRowsPerCall = 16 * kMR;
 
-// More than two tiles of rows in one call (A in place; GemmConfig::max_rows_per_call), as in the
-// AVX-512 VNNI kernel: the call's row tiles one after the other over the same B panel, the
-// first streaming B (TileArgs::b_stream), the last fetching the next panel (b_next).
+// More than two tiles of rows in one call (A in place; GemmConfig::max_rows_per_call):
+// consecutive row tiles over the same B panel (run_row_tiles, tile_blocking.hpp), as in the
+// AVX-512 VNNI kernel.
 void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const int8_t* b,
                const int32_t* row_sum, char* c, size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
-  const bool direct = direct_store_ok(n, kNR, p, t);
-  const char* const b_next = static_cast<const char*>(t.b_next);
-  for_each_row_tile(m, kMR, [&](size_t r, size_t ir, size_t rows, size_t nt) __attribute__((always_inline)) {
-    const uint8_t* at = a + ir * ars;
-    if (direct) {  // nothing read from the stack between two tiles (DirectStore)
-      const char* pf = r + 1 == nt ? b_next : nullptr;
-      const bool stream = r == 0 && t.b_stream;
-      const DirectStore ds = direct_store(c + ir * c_stride, c_stride, row_sum + ir, p, j0);
-      with_rows<kMR>(rows, [&](auto R) __attribute__((always_inline)) {
-        constexpr int M = static_cast<int>(decltype(R)::value);
-        __m256i unused[M][kNV];
-        k_loop<M, true>(unused, kp / kKR, at, ars, aks, b, pf, stream, &ds);
+  run_row_tiles(
+      m, kMR, direct_store_ok(n, kNR, p, t), t,
+      [&](size_t ir, size_t rows, const char* pf, bool stream) __attribute__((always_inline)) {
+        const DirectStore ds = direct_store(c + ir * c_stride, c_stride, row_sum + ir, p, j0);
+        with_rows<kMR>(rows, [&](auto R) __attribute__((always_inline)) {
+          constexpr int M = static_cast<int>(decltype(R)::value);
+          __m256i unused[M][kNV];
+          k_loop<M, true>(unused, kp / kKR, a + ir * ars, ars, aks, b, pf, stream, &ds);
+        });
+      },
+      [&](size_t ir, size_t rows, const TileArgs& tr) {
+        with_rows<kMR>(rows, [&](auto R) {
+          tile<static_cast<int>(decltype(R)::value)>(n, kp, a + ir * ars, ars, aks, b, row_sum + ir, c + ir * c_stride,
+                                                     c_stride, p, tr, j0);
+        });
       });
-    } else {
-      TileArgs tr = tile_rows_from(t, ir);
-      tr.b_next = r + 1 == nt ? t.b_next : nullptr;
-      tr.b_stream = r == 0 && t.b_stream;
-      with_rows<kMR>(rows, [&](auto R) {
-        tile<static_cast<int>(decltype(R)::value)>(n, kp, at, ars, aks, b, row_sum + ir, c + ir * c_stride, c_stride, p,
-                                                   tr, j0);
-      });
-    }
-  });
 }
 
 void u8s8_gemm_6x16c4__avxvnni(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride,
