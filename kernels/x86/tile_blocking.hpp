@@ -64,11 +64,12 @@ inline DirectStore direct_store(char* c, size_t c_stride, const int32_t* row_sum
 }
 
 // Whether a tile of n columns (of nr) with these arguments takes DirectStore: full tiles, s32 or
-// f32, no earlier K blocks. At every K: once the store stopped spilling accumulators it measured
-// 1-4% faster than the array path with C prefetched at the tile's start also at K = 3072-11008
-// (docs/notes/issue-29.md).
-inline bool direct_store_ok(size_t n, size_t nr, const StageParams& p, const TileArgs& t) {
-  return n == nr && !t.acc_in && (p.kind == StageKind::s32 || p.kind == StageKind::f32);
+// f32 (also the raw sums of the driver's K blocks before the last), the earlier K blocks' sums
+// (TileArgs::acc_in) loaded into the accumulators before the K loop. At every K: once the store
+// stopped spilling accumulators it measured 1-4% faster than the array path with C prefetched
+// at the tile's start also at K = 3072-11008 (docs/notes/issue-29.md).
+inline bool direct_store_ok(size_t n, size_t nr, const StageParams& p) {
+  return n == nr && (p.kind == StageKind::s32 || p.kind == StageKind::f32);
 }
 
 // The nt = ceil(m / mr) consecutive row tiles of a call of m rows (GemmConfig::max_rows_per_call

@@ -61,13 +61,14 @@ constexpr size_t kStreamAhead = 8192;
 // last. Inside, the accumulators are named variables, not an array: GCC 12 keeps an array of
 // __m512i in memory across the loop (a store and two register moves per vpdpbusd), named ones
 // in registers.
-// FromZero: the accumulators start at zero (acc is not read); ds: the tile is stored from the
-// registers (acc is not written).
+// FromZero: the accumulators start at zero, or at acc_in's rows when given (acc is not read);
+// ds: the tile is stored from the registers (acc is not written).
 template <int M, bool FromZero = false>
 inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t groups, const uint8_t* a,
                                                   size_t a_row_stride, size_t a_kgroup_stride, const int8_t* b,
                                                   const char* pf, bool stream = false,
-                                                  const DirectStore* ds = nullptr) {
+                                                  const DirectStore* ds = nullptr, const int32_t* acc_in = nullptr,
+                                                  size_t acc_in_stride = 0) {
   const __m512i z = _mm512_setzero_si512();
   __m512i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
   __m512i c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
@@ -78,6 +79,15 @@ inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t
   }
   if constexpr (!FromZero) {
     QGEMM_IN(0) QGEMM_IN(1) QGEMM_IN(2) QGEMM_IN(3) QGEMM_IN(4) QGEMM_IN(5)
+  } else if (acc_in) {  // the sums of the driver's earlier K blocks (TileArgs::acc_in), whole rows
+#define QGEMM_IN_SUMS(i)                                                                          \
+  if constexpr (M > i) {                                                                          \
+    const int32_t* r = acc_in + static_cast<size_t>(i) * acc_in_stride;                           \
+    c##i##0 = _mm512_loadu_si512(r), c##i##1 = _mm512_loadu_si512(r + 16);                       \
+    c##i##2 = _mm512_loadu_si512(r + 32), c##i##3 = _mm512_loadu_si512(r + 48);                  \
+  }
+    QGEMM_IN_SUMS(0) QGEMM_IN_SUMS(1) QGEMM_IN_SUMS(2) QGEMM_IN_SUMS(3) QGEMM_IN_SUMS(4) QGEMM_IN_SUMS(5)
+#undef QGEMM_IN_SUMS
   }
 #undef QGEMM_IN
   // Row pointers exist only for rows < M (rows >= M may not exist when A is read in place).
@@ -204,9 +214,10 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_k
   // The last row tile of a panel fetches the next panel's B block as it goes (one k-group of it
   // per k-group): at small M the weights then keep streaming from memory while this tile
   // computes. Into L1: the L2 hint was slower (docs/kernel-notes.md#avx512vnni-avxvnni).
-  if (direct_store_ok(n, kNR, p, t)) {
+  if (direct_store_ok(n, kNR, p)) {
     const DirectStore ds = direct_store(static_cast<char*>(c), c_stride, row_sum, p, j0);
-    k_loop<M>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, static_cast<const char*>(t.b_next), t.b_stream, &ds);
+    k_loop<M, true>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, static_cast<const char*>(t.b_next), t.b_stream,
+                    &ds, t.acc_in, t.acc_in_stride);
     return;
   }
   prefetch_c_tile(c, c_stride, M, n, p.out_bytes);
@@ -249,13 +260,14 @@ void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_str
                const int8_t* b, const int32_t* row_sum, char* c, size_t c_stride, const StageParams& p,
                const TileArgs& t, size_t j0) {
   run_row_tiles(
-      m, kMR, direct_store_ok(n, kNR, p, t), t,
+      m, kMR, direct_store_ok(n, kNR, p), t,
       [&](size_t ir, size_t rows, const char* pf, bool stream) __attribute__((always_inline)) {
         const DirectStore ds = direct_store(c + ir * c_stride, c_stride, row_sum + ir, p, j0);
         with_rows<kMR>(rows, [&](auto R) __attribute__((always_inline)) {
           constexpr int M = static_cast<int>(decltype(R)::value);
           __m512i unused[M][kNV];
-          k_loop<M, true>(unused, kp / kKR, a + ir * a_row_stride, a_row_stride, a_kgroup_stride, b, pf, stream, &ds);
+          k_loop<M, true>(unused, kp / kKR, a + ir * a_row_stride, a_row_stride, a_kgroup_stride, b, pf, stream, &ds,
+                          t.acc_in ? t.acc_in + ir * t.acc_in_stride : nullptr, t.acc_in_stride);
         });
       },
       [&](size_t ir, size_t rows, const TileArgs& tr) {

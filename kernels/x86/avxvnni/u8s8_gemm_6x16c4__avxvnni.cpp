@@ -35,12 +35,14 @@ constexpr size_t kStreamAhead = 8192;
 // The K loop over `groups` K groups of rows [0, M) into acc, which it reads first and writes last.
 // Inside, named accumulators, not an array: GCC 12 kept an array of __m256i in memory across the
 // loop, a store and register moves per vpdpbusd (docs/kernel-notes.md#avx512vnni-avxvnni).
-// FromZero: the accumulators start at zero (acc is not read); ds: the tile is stored from the
-// registers through DirectStore (tile_blocking.hpp; acc is not written).
+// FromZero: the accumulators start at zero, or at acc_in's rows when given (acc is not read);
+// ds: the tile is stored from the registers through DirectStore (tile_blocking.hpp; acc is not
+// written).
 template <int M, bool FromZero = false>
 inline __attribute__((always_inline)) void k_loop(__m256i (&acc)[M][kNV], size_t groups, const uint8_t* a,
                                                   size_t ars, size_t aks, const int8_t* b, const char* pf,
-                                                  bool stream = false, const DirectStore* ds = nullptr) {
+                                                  bool stream = false, const DirectStore* ds = nullptr, const int32_t* acc_in = nullptr,
+                                                  size_t acc_in_stride = 0) {
   const __m256i z = _mm256_setzero_si256();
   __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
   __m256i c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
@@ -50,6 +52,15 @@ inline __attribute__((always_inline)) void k_loop(__m256i (&acc)[M][kNV], size_t
   }
   if constexpr (!FromZero) {
     QGEMM_IN(0) QGEMM_IN(1) QGEMM_IN(2) QGEMM_IN(3) QGEMM_IN(4) QGEMM_IN(5)
+  } else if (acc_in) {  // the sums of the driver's earlier K blocks (TileArgs::acc_in), whole rows
+#define QGEMM_IN_SUMS(i)                                                                          \
+  if constexpr (M > i) {                                                                          \
+    const int32_t* r = acc_in + static_cast<size_t>(i) * acc_in_stride;                           \
+    c##i##0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r));                            \
+    c##i##1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + 8));                        \
+  }
+    QGEMM_IN_SUMS(0) QGEMM_IN_SUMS(1) QGEMM_IN_SUMS(2) QGEMM_IN_SUMS(3) QGEMM_IN_SUMS(4) QGEMM_IN_SUMS(5)
+#undef QGEMM_IN_SUMS
   }
 #undef QGEMM_IN
   const uint8_t* ar[M];
@@ -139,9 +150,10 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const i
   __m256i acc[M][kNV];
   for (int i = 0; i < M; ++i)
     for (size_t v = 0; v < kNV; ++v) acc[i][v] = _mm256_setzero_si256();
-  if (direct_store_ok(n, kNR, p, t)) {
+  if (direct_store_ok(n, kNR, p)) {
     const DirectStore ds = direct_store(static_cast<char*>(c), c_stride, row_sum, p, j0);
-    k_loop<M>(acc, kp / kKR, a, ars, aks, b, static_cast<const char*>(t.b_next), t.b_stream, &ds);
+    k_loop<M, true>(acc, kp / kKR, a, ars, aks, b, static_cast<const char*>(t.b_next), t.b_stream, &ds, t.acc_in,
+                    t.acc_in_stride);
     return;
   }
   prefetch_c_tile(c, c_stride, M, n, p.out_bytes);  // tile_blocking.hpp
@@ -182,13 +194,14 @@ constexpr uint32_t kRowsPerCall = 16 * kMR;
 void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const int8_t* b,
                const int32_t* row_sum, char* c, size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
   run_row_tiles(
-      m, kMR, direct_store_ok(n, kNR, p, t), t,
+      m, kMR, direct_store_ok(n, kNR, p), t,
       [&](size_t ir, size_t rows, const char* pf, bool stream) __attribute__((always_inline)) {
         const DirectStore ds = direct_store(c + ir * c_stride, c_stride, row_sum + ir, p, j0);
         with_rows<kMR>(rows, [&](auto R) __attribute__((always_inline)) {
           constexpr int M = static_cast<int>(decltype(R)::value);
           __m256i unused[M][kNV];
-          k_loop<M, true>(unused, kp / kKR, a + ir * ars, ars, aks, b, pf, stream, &ds);
+          k_loop<M, true>(unused, kp / kKR, a + ir * ars, ars, aks, b, pf, stream, &ds,
+                          t.acc_in ? t.acc_in + ir * t.acc_in_stride : nullptr, t.acc_in_stride);
         });
       },
       [&](size_t ir, size_t rows, const TileArgs& tr) {
