@@ -139,11 +139,18 @@ void expand_output_stage(const OutputStage& out, int32_t lo, int32_t hi, int32_t
   p->out_u8 = out.type == OutputType::u8;
   p->fmin = out.clamp_lo_f32;
   p->fmax = out.clamp_hi_f32;
-  const uint32_t kza = static_cast<uint32_t>(b.K) * static_cast<uint32_t>(za);
-  for (size_t j = 0; j < n; ++j)  // modular: bias - za*colsum + K*za*zb
-    t.col_off[j] = static_cast<int32_t>((out.bias_s32 ? static_cast<uint32_t>(out.bias_s32[j]) : 0u) -
-                                        static_cast<uint32_t>(za) * static_cast<uint32_t>(b.colsum[j]) +
-                                        kza * static_cast<uint32_t>(b.zb[j]));
+  // Modular: bias - za*colsum + K*za*zb. Through restrict pointers (the tables are the plan's
+  // own scratch) and without a test per column, so that the loop vectorizes: it runs on every
+  // call, over N.
+  const uint32_t kza = static_cast<uint32_t>(b.K) * static_cast<uint32_t>(za), uza = static_cast<uint32_t>(za);
+  uint32_t* __restrict off = reinterpret_cast<uint32_t*>(t.col_off);
+  const uint32_t* __restrict cs = reinterpret_cast<const uint32_t*>(b.colsum);
+  const uint32_t* __restrict zb = reinterpret_cast<const uint32_t*>(b.zb);
+  if (const uint32_t* __restrict bias = reinterpret_cast<const uint32_t*>(out.bias_s32)) {
+    for (size_t j = 0; j < n; ++j) off[j] = bias[j] - uza * cs[j] + kza * zb[j];
+  } else {
+    for (size_t j = 0; j < n; ++j) off[j] = kza * zb[j] - uza * cs[j];
+  }
   auto col = [&](size_t j) { return out.per_column ? j : 0; };
   if (out.type == OutputType::s32) {
     p->kind = StageKind::s32;

@@ -142,6 +142,7 @@ Status pack(const int8_t* b, uint8_t flip, WeightLayout layout, int64_t K, int64
   for (size_t j = 0; j < n; ++j) w->zb[j] = (zb ? zb[zb_per_column ? j : 0] : 0) - zshift;
   for (size_t j = 0; j < n; ++j) w->zb_all_zero = w->zb_all_zero && w->zb[j] == 0;
   column_stats(b, flip, layout, k, n, ld, w);
+  for (size_t j = 0; j < n; ++j) w->l1_max = std::max(w->l1_max, w->l1[j]);
   w->format->pack(b, flip, layout, k, n, ld, cfg->nr, cfg->kr, w->kp, w->panels);
   *out = w;
   return succeed();

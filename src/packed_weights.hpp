@@ -21,6 +21,7 @@ class PackedWeights {
   int32_t* colsum = nullptr;  // N: sum_k B[k][j]
   int32_t* zb = nullptr;      // N: weight zero point of each column
   int64_t* l1 = nullptr;      // N: sum_k |B[k][j] - zb[j]|, for the exact overflow bound
+  int64_t l1_max = 0;         // max_j l1[j]: gemm's overflow check passes without the N loop
   bool zb_all_zero = true;    // every zb[j] == 0: A's row sums are not needed (symmetric weights)
   void* storage = nullptr;    // one aligned block holding all of the above
   size_t bytes = 0;

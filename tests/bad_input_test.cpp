@@ -177,6 +177,29 @@ TEST(Overflow, PerColumnZeroPointsInTheBound) {
     }
 }
 
+// gemm first checks the bound with the largest column norm and the largest |bias| together;
+// where that fails, each column is checked with its own: a large norm in one column and a
+// large bias in another are accepted (and exact), the same bias on the large column is not.
+TEST(Overflow, EachColumnWithItsOwnBias) {
+  const int64_t K = 65793;  // 255*128*K = 2147483520, 127 below INT32_MAX (column 0)
+  std::vector<int8_t> b(static_cast<size_t>(2 * K));
+  for (int64_t k = 0; k < K; ++k) b[2 * k] = -128, b[2 * k + 1] = 1;  // column 1: 255*K
+  std::vector<uint8_t> a(static_cast<size_t>(K), 255);
+  qgemm::PackedWeights* w = nullptr;
+  ASSERT_EQ(qgemm::pack_weights(b.data(), WeightLayout::kn, K, 2, 2, nullptr, false, &w), Status::ok);
+  const int32_t apart[] = {0, 1 << 30}, together[] = {128, 0};
+  int32_t c[2] = {0x5a5a5a5a, 0x5a5a5a5a};
+  ASSERT_EQ(qgemm::gemm(1, a.data(), K, 0, w, qgemm::output_s32(apart), c, 2), Status::ok);
+  EXPECT_EQ(c[0], static_cast<int32_t>(-255 * 128 * K));
+  EXPECT_EQ(c[1], static_cast<int32_t>(255 * K + (1 << 30)));
+  c[0] = c[1] = 0x5a5a5a5a;
+  EXPECT_EQ(qgemm::gemm(1, a.data(), K, 0, w, qgemm::output_s32(together), c, 2), Status::overflow_risk);
+  EXPECT_NE(std::string(qgemm::last_error_message()).find("column 0"), std::string::npos);
+  EXPECT_EQ(c[0], 0x5a5a5a5a);
+  EXPECT_EQ(c[1], 0x5a5a5a5a);
+  qgemm::destroy_packed_weights(w);
+}
+
 TEST_F(Fixture, OutputParams) {
   const int32_t m = 1 << 30, bad_m = -1, s = 0, bad_s = 31, bad_s2 = -32;
   auto u8 = [&](const int32_t* mm, const int32_t* ss) {
