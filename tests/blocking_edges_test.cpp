@@ -249,7 +249,10 @@ TEST_P(BlockingEdges, DepthBlocksInTheDriver) {
     if (K < 1) continue;
     const GemmBlocking b = blocking(K);
     const int64_t mc = static_cast<int64_t>(b.mc), nr = b.nr;
-    for (auto s : std::vector<std::array<int64_t, 2>>{{1, 3 * nr + 1}, {int64_t{b.mr}, nr - 1}, {mc + 1, 2 * nr + 3}, {2 * mc + 3, nr + 1}}) {
+    // MR + 2 rows: one call of two row tiles (the VNNI kernels' tile_pair), full panels.
+    const std::vector<std::array<int64_t, 2>> shapes{
+        {1, 3 * nr + 1}, {int64_t{b.mr}, nr - 1}, {int64_t{b.mr} + 2, 2 * nr}, {mc + 1, 2 * nr + 3}, {2 * mc + 3, nr + 1}};
+    for (const auto& s : shapes) {
       if (s[0] > 256 && K > 3 * unit + int64_t{b1.kr}) continue;  // the oracle's time
       run(s[0], s[1], K, "KC forced to " + std::to_string(b.kc));
       if (HasFailure()) return;

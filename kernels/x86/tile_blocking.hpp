@@ -108,17 +108,24 @@ inline void run_row_tiles(size_t m, size_t mr, bool direct, const TileArgs& t, D
 // place; GemmConfig::max_rows_per_call): each chunk of the B panel is read from L2 or memory by
 // the first tile and from L1 by the second, so B streams once, in order, instead of once per
 // tile; the second fetches the next panel's chunk (b_next) as the one-tile kernels do. k_loop(acc,
-// groups, a, b, pf) is the kernel's K loop over one tile's accumulators (read first, written
-// last, so they wait in L1 between chunks); group_bytes is B's bytes per K group.
+// groups, a, b, pf, tile, last) is the kernel's K loop over the accumulators of tile 0 or 1 (read
+// first, written last, so they wait in L1 between chunks); in the last chunk (`last`) it may
+// store the tile from its registers instead (DirectStore). group_bytes is B's bytes per K group.
+// The largest K whose paired tiles store from the registers (DirectStore): see the kernels' tile_pair.
+constexpr size_t kPairDirectMaxK = 1024;
+
 template <class Acc0, class Acc1, class KLoop>
-inline void pair_over_k_chunks(Acc0& acc0, Acc1& acc1, size_t groups, size_t chunk, size_t group_bytes,
-                               size_t kr, const uint8_t* a0, const uint8_t* a1, const int8_t* b,
-                               const char* b_next, KLoop&& k_loop) {
+inline __attribute__((always_inline)) void pair_over_k_chunks(Acc0& acc0, Acc1& acc1, size_t groups, size_t chunk,
+                                                               size_t group_bytes, size_t kr, const uint8_t* a0,
+                                                               const uint8_t* a1, const int8_t* b, const char* b_next,
+                                                               KLoop&& k_loop) {
   for (size_t g0 = 0; g0 < groups; g0 += chunk) {
     const size_t gl = size_min(chunk, groups - g0);
+    const bool last = g0 + gl == groups;
     const int8_t* bc = b + g0 * group_bytes;
-    k_loop(acc0, gl, a0 + g0 * kr, bc, static_cast<const char*>(nullptr));
-    k_loop(acc1, gl, a1 + g0 * kr, bc, b_next ? b_next + g0 * group_bytes : static_cast<const char*>(nullptr));
+    k_loop(acc0, gl, a0 + g0 * kr, bc, static_cast<const char*>(nullptr), 0, last);
+    k_loop(acc1, gl, a1 + g0 * kr, bc, b_next ? b_next + g0 * group_bytes : static_cast<const char*>(nullptr), 1,
+           last);
   }
 }
 

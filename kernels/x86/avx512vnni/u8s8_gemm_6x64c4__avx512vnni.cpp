@@ -237,20 +237,32 @@ constexpr uint32_t kRowsPerCall = 16 * kMR;
 template <int M0, int M1>
 void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, const int8_t* b, const int32_t* row_sum,
                void* c, size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
+  // Full s32/f32 tiles store from the registers at the end of the last chunk (DirectStore), the
+  // driver's earlier K blocks (acc_in) loaded first; else through store_tile. Only up to
+  // kPairDirectMaxK: at K = 768 it gained 2-5% (M = 8-12), at K = 4096-8192 with A's rows a
+  // multiple of 4 KiB apart it lost 5-10%, cause not found (docs/notes/issue-29.md).
+  const bool direct = kp > 0 && kp <= kPairDirectMaxK && direct_store_ok(n, kNR, p);
   __m512i acc0[M0][kNV], acc1[M1][kNV];
+  const int32_t* in = direct ? t.acc_in : nullptr;
+  const size_t is = t.acc_in_stride;
   for (int v = 0; v < kNV; ++v) {
-    for (int i = 0; i < M0; ++i) acc0[i][v] = _mm512_setzero_si512();
-    for (int i = 0; i < M1; ++i) acc1[i][v] = _mm512_setzero_si512();
+    for (int i = 0; i < M0; ++i) acc0[i][v] = in ? _mm512_loadu_si512(in + i * is + 16 * v) : _mm512_setzero_si512();
+    for (int i = 0; i < M1; ++i)
+      acc1[i][v] = in ? _mm512_loadu_si512(in + (M0 + i) * is + 16 * v) : _mm512_setzero_si512();
   }
+  char* c1 = static_cast<char*>(c) + M0 * c_stride;
+  const DirectStore ds[2] = {direct_store(static_cast<char*>(c), c_stride, row_sum, p, j0),
+                             direct_store(c1, c_stride, row_sum + M0, p, j0)};
   prefetch_c_tile(c, c_stride, M0 + M1, n, p.out_bytes);
   pair_over_k_chunks(acc0, acc1, kp / kKR, kChunk, kNR * kKR, kKR, a, a + M0 * a_row_stride, b,
                      static_cast<const char*>(t.b_next),
-                     [&](auto& acc, size_t groups, const uint8_t* at, const int8_t* bt, const char* pf) {
-                       k_loop(acc, groups, at, a_row_stride, kKR, bt, pf);
+                     [&](auto& acc, size_t groups, const uint8_t* at, const int8_t* bt, const char* pf, int tt,
+                         bool last) __attribute__((always_inline)) {
+                       k_loop(acc, groups, at, a_row_stride, kKR, bt, pf, false, direct && last ? &ds[tt] : nullptr);
                      });
+  if (direct) return;
   zmm::store_tile<M0, kNV>(acc0, n, row_sum, c, c_stride, p, t, j0);
-  zmm::store_tile<M1, kNV>(acc1, n, row_sum + M0, static_cast<char*>(c) + M0 * c_stride, c_stride, p,
-                           tile_rows_from(t, M0), j0);
+  zmm::store_tile<M1, kNV>(acc1, n, row_sum + M0, c1, c_stride, p, tile_rows_from(t, M0), j0);
 }
 
 // More than two tiles of rows in one call (A in place; GemmConfig::max_rows_per_call):
