@@ -111,6 +111,11 @@ struct GemmConfig {
   // turns between two row tiles (the VNNI pair chunk) or steps its tiles (AMX), this is that
   // block. 0: KR.
   uint32_t kc_unit = 0;
+  // Where one tile covers each task's rows and the weights fit L3 (but not L2), the next panel's
+  // B is prefetched (TileArgs::b_next) only for tiles of at least this many rows: below it the
+  // kernel's loop is bound by its B loads and the hardware prefetchers keep up with L3, and the
+  // prefetch only takes load slots. 0: at any row count (docs/kernel-notes.md, "Prefetch").
+  uint32_t l3_prefetch_min_rows = 0;
   // Optional kernel-specific A packing (null: the generic panels above). pack_a_tile packs rows
   // [0, m) of A (m <= MR; rows >= m and K values >= k read as zero) into one tile of
   // a_tile_bytes(kp) bytes at dst; the driver packs each MR-row tile of an MC block once and
@@ -151,6 +156,11 @@ struct GemmConfig {
   constexpr GemmConfig with_mc(size_t (*f)(size_t, size_t)) const { GemmConfig c = *this; c.mc_for_k = f; return c; }
   constexpr GemmConfig with_kc(size_t (*f)(size_t)) const { GemmConfig c = *this; c.kc_for_l2 = f; return c; }
   constexpr GemmConfig with_kc_unit(uint32_t unit) const { GemmConfig c = *this; c.kc_unit = unit; return c; }
+  constexpr GemmConfig with_l3_prefetch_min_rows(uint32_t rows) const {
+    GemmConfig c = *this;
+    c.l3_prefetch_min_rows = rows;
+    return c;
+  }
   constexpr GemmConfig with_a_packer(size_t (*bytes)(size_t),
                                      void (*pack)(size_t, size_t, size_t, const uint8_t*, size_t, uint8_t*)) const {
     GemmConfig c = *this;

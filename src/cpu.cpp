@@ -103,10 +103,31 @@ size_t read_l3_bytes() {
   return 0;
 }
 
+// The L3 one core can use where sysfs does not say (some KVM guests have no cache entries there,
+// as this project's Zen 5 VMs): glibc's figure where it is plausible for one CCX or socket (at
+// most 256 MiB; those guests report the host's L3s together, 384-508 MiB), else 32 MiB (a Zen
+// 3-5 CCD; Intel client parts and a server's share are near it). On other CPUs 0, no L3 known:
+// only the x86 VNNI kernels' prefetch rule reads it (src/gemm_plan.cpp, plan_prefetch). With 0
+// on such a guest, 1x4096x4096's 16 MiB of weights counted as beyond L3 and were prefetched a
+// panel ahead: 0.90-0.95x oneDNN, against 1.07-1.09x (Zen 5, docs/notes/issue-29.md).
+size_t l3_bytes_or_default(size_t sysfs_bytes) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  if (sysfs_bytes) return sysfs_bytes;
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(_SC_LEVEL3_CACHE_SIZE)
+  const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  if (l3 > 0 && static_cast<size_t>(l3) <= 256 * kMiB) return static_cast<size_t>(l3);
+  return 32 * kMiB;
+#else
+  return 0;
+#endif
+}
+
 CpuFeatures read_features() {
   CpuFeatures f;
   read_caches(f);
-  f.l3_bytes = read_l3_bytes();
+  f.l3_bytes = l3_bytes_or_default(read_l3_bytes());
+  // Benchmarks (read once per process, as QGEMM_MC and QGEMM_KC): the L3 the plan assumes.
+  if (const char* e = std::getenv("QGEMM_L3_BYTES")) f.l3_bytes = static_cast<size_t>(std::strtoull(e, nullptr, 10));
 #if defined(QGEMM_SIMDE_EMULATION)
   // The x86 kernels are portable SIMDe code, runnable on any CPU.
   f.os_ymm = f.os_zmm = f.avx2 = f.fma = f.f16c = true;

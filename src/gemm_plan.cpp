@@ -317,15 +317,16 @@ Status plan_scratch(StageTables* tables, GemmPlan* P) {
 // The next panel's B goes to the kernel (TileArgs::b_next, prefetched by the VNNI kernels) only
 // when the weights are far larger than L2, i.e. stream from L3 or memory: there it keeps them
 // streaming during a panel's last tile; where they fit L2 or nearly it only costs load slots.
-// Where one tile of at most MR rows covers a task's rows, the panels stream in order and the
-// hardware prefetchers keep up with L3, so there only weights larger than L3 get it
-// (docs/kernel-notes.md, "Prefetch").
+// Where one tile covers a task's rows and the weights fit L3, only tiles of at least the
+// kernel's l3_prefetch_min_rows get it (docs/kernel-notes.md, "Prefetch").
 void plan_prefetch(GemmPlan* P) {
   const double wbytes = static_cast<double>(P->n) * static_cast<double>(P->kp);
   const size_t l2 = cpu_features().l2_bytes, l3 = cpu_features().l3_bytes;
   const size_t task_rows = (P->row_tiles + P->grid_rows - 1) / P->grid_rows * P->cfg->mr;
   const bool one_tile = task_rows <= P->cfg->mr;
-  P->prefetch_next = wbytes > 4.0 * static_cast<double>(l2) && (!one_tile || l3 == 0 || wbytes > static_cast<double>(l3));
+  const bool beyond_l3 = l3 == 0 || wbytes > static_cast<double>(l3);
+  const bool rows_enough = std::min<size_t>(P->m, P->cfg->mr) >= P->cfg->l3_prefetch_min_rows;
+  P->prefetch_next = wbytes > 4.0 * static_cast<double>(l2) && (!one_tile || beyond_l3 || rows_enough);
 }
 
 }  // namespace

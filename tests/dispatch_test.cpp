@@ -2,6 +2,7 @@
 // build contains is really available (no silent fallback to a slower path).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 
 #if defined(__x86_64__) && !defined(QGEMM_TEST_EMULATED)
@@ -10,6 +11,7 @@
 #include <unistd.h>
 #endif
 
+#include "cpu.hpp"
 #include "qgemm/qgemm.hpp"
 
 namespace {
@@ -125,3 +127,16 @@ TEST(Dispatch, SetIsaThenResetAndKernelName) {
 }
 
 }  // namespace
+
+// The L3 the prefetch rule reads (src/gemm_plan.cpp): on x86 always known, from sysfs, else
+// glibc's figure when plausible, else 32 MiB; never 0, which counted every weight matrix larger
+// than 4x L2 as beyond L3 on VM guests without sysfs cache entries.
+TEST(CpuCaches, L3KnownOnX86) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (std::getenv("QGEMM_L3_BYTES")) GTEST_SKIP() << "QGEMM_L3_BYTES overrides it";
+  const size_t l3 = qgemm::detail::cpu_features().l3_bytes;
+  EXPECT_GE(l3, size_t{1} << 20);
+#else
+  GTEST_SKIP() << "x86 only";
+#endif
+}

@@ -329,6 +329,10 @@ extern constexpr GemmConfig kGemmConfig_avx512vnni =
         .with_rows_per_call(kRowsPerCall)
         .with_mc(mc_for_k)
         .with_kc_unit(kChunk * kKR)  // the paired tiles' K chunk, so that the tests cross its edges
+        // 1-3 rows are bound by B's loads; there the next-panel prefetch cost 5-15% with the
+        // weights in L3, and from 4 rows on it gains 20-40% (docs/notes/issue-29.md). The
+        // AVX-VNNI kernel gains from it at every row count.
+        .with_l3_prefetch_min_rows(4)
         .with_row_sums_only_with_zb();
 
 }  // namespace detail
