@@ -62,8 +62,11 @@ constexpr size_t kStreamAhead = 8192;
 // __m512i in memory across the loop (a store and two register moves per vpdpbusd), named ones
 // in registers.
 // FromZero: the accumulators start at zero, or at acc_in's rows when given (acc is not read);
-// ds: the tile is stored from the registers (acc is not written).
-template <int M, bool FromZero = false>
+// ds: the tile is stored from the registers (acc is not written). MayPrefetch = false: pf and
+// stream are null / false, and the loop has no test for them: GCC kept both tests in every K
+// group (8 test-and-branch pairs per 4 groups, 201 instructions where 145 do), 2-3% of the
+// 6-row tiles' time (docs/notes/issue-29.md).
+template <int M, bool FromZero = false, bool MayPrefetch = true>
 inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t groups, const uint8_t* a,
                                                   size_t a_row_stride, size_t a_kgroup_stride, const int8_t* b,
                                                   const char* pf, bool stream = false,
@@ -105,14 +108,14 @@ inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t
     c##i##3 = _mm512_dpbusd_epi32(c##i##3, ai, b3);     \
   }
   auto k_group = [&]() __attribute__((always_inline)) {
-    if (pf) {
+    if (MayPrefetch && pf) {
       _mm_prefetch(pf, _MM_HINT_T0);
       _mm_prefetch(pf + 64, _MM_HINT_T0);
       _mm_prefetch(pf + 128, _MM_HINT_T0);
       _mm_prefetch(pf + 192, _MM_HINT_T0);
       pf += kNR * kKR;
     }
-    if (stream) {  // this tile's own B, kStreamAhead bytes ahead, into L2 (StageParams::b_stream)
+    if (MayPrefetch && stream) {  // this tile's own B, kStreamAhead bytes ahead, into L2 (StageParams::b_stream)
       const char* q = reinterpret_cast<const char*>(b) + kStreamAhead;
       _mm_prefetch(q, _MM_HINT_T1);
       _mm_prefetch(q + 64, _MM_HINT_T1);
@@ -216,8 +219,12 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_k
   // computes. Into L1: the L2 hint was slower (docs/kernel-notes.md#avx512vnni-avxvnni).
   if (direct_store_ok(n, kNR, p)) {
     const DirectStore ds = direct_store(static_cast<char*>(c), c_stride, row_sum, p, j0);
-    k_loop<M, true>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, static_cast<const char*>(t.b_next), t.b_stream,
-                    &ds, t.acc_in, t.acc_in_stride);
+    if (t.b_next || t.b_stream)
+      k_loop<M, true>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, static_cast<const char*>(t.b_next),
+                      t.b_stream, &ds, t.acc_in, t.acc_in_stride);
+    else
+      k_loop<M, true, false>(acc, kp / kKR, a, a_row_stride, a_kgroup_stride, b, nullptr, false, &ds, t.acc_in,
+                             t.acc_in_stride);
     return;
   }
   prefetch_c_tile(c, c_stride, M, n, p.out_bytes);
@@ -278,8 +285,13 @@ void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_str
         with_rows<kMR>(rows, [&](auto R) __attribute__((always_inline)) {
           constexpr int M = static_cast<int>(decltype(R)::value);
           __m512i unused[M][kNV];
-          k_loop<M, true>(unused, kp / kKR, a + ir * a_row_stride, a_row_stride, a_kgroup_stride, b, pf, stream, &ds,
-                          t.acc_in ? t.acc_in + ir * t.acc_in_stride : nullptr, t.acc_in_stride);
+          const int32_t* in = t.acc_in ? t.acc_in + ir * t.acc_in_stride : nullptr;
+          if (pf || stream)
+            k_loop<M, true>(unused, kp / kKR, a + ir * a_row_stride, a_row_stride, a_kgroup_stride, b, pf, stream, &ds,
+                            in, t.acc_in_stride);
+          else
+            k_loop<M, true, false>(unused, kp / kKR, a + ir * a_row_stride, a_row_stride, a_kgroup_stride, b, nullptr,
+                                   false, &ds, in, t.acc_in_stride);
         });
       },
       [&](size_t ir, size_t rows, const TileArgs& tr) {

@@ -37,8 +37,9 @@ constexpr size_t kStreamAhead = 8192;
 // loop, a store and register moves per vpdpbusd (docs/kernel-notes.md#avx512vnni-avxvnni).
 // FromZero: the accumulators start at zero, or at acc_in's rows when given (acc is not read);
 // ds: the tile is stored from the registers through DirectStore (tile_blocking.hpp; acc is not
-// written).
-template <int M, bool FromZero = false>
+// written). MayPrefetch = false: pf and stream are null / false, and the loop has no test for
+// them (as in the AVX-512 VNNI kernel).
+template <int M, bool FromZero = false, bool MayPrefetch = true>
 inline __attribute__((always_inline)) void k_loop(__m256i (&acc)[M][kNV], size_t groups, const uint8_t* a,
                                                   size_t ars, size_t aks, const int8_t* b, const char* pf,
                                                   bool stream = false, const DirectStore* ds = nullptr, const int32_t* acc_in = nullptr,
@@ -67,11 +68,11 @@ inline __attribute__((always_inline)) void k_loop(__m256i (&acc)[M][kNV], size_t
   for (int i = 0; i < M; ++i) ar[i] = a + static_cast<size_t>(i) * ars;
   size_t off = 0;
   for (size_t g = 0; g < groups; ++g) {
-    if (pf) {  // the next panel's B (StageParams::b_next): one K group, one line, per K group
+    if (MayPrefetch && pf) {  // the next panel's B (StageParams::b_next): one K group, one line, per K group
       _mm_prefetch(pf, _MM_HINT_T0);
       pf += kNR * kKR;
     }
-    if (stream) _mm_prefetch(reinterpret_cast<const char*>(b) + kStreamAhead, _MM_HINT_T1);
+    if (MayPrefetch && stream) _mm_prefetch(reinterpret_cast<const char*>(b) + kStreamAhead, _MM_HINT_T1);
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
 #define QGEMM_ROW(i)                                      \
@@ -152,8 +153,11 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t ars, size_t aks, const i
     for (size_t v = 0; v < kNV; ++v) acc[i][v] = _mm256_setzero_si256();
   if (direct_store_ok(n, kNR, p)) {
     const DirectStore ds = direct_store(static_cast<char*>(c), c_stride, row_sum, p, j0);
-    k_loop<M, true>(acc, kp / kKR, a, ars, aks, b, static_cast<const char*>(t.b_next), t.b_stream, &ds, t.acc_in,
-                    t.acc_in_stride);
+    if (t.b_next || t.b_stream)
+      k_loop<M, true>(acc, kp / kKR, a, ars, aks, b, static_cast<const char*>(t.b_next), t.b_stream, &ds, t.acc_in,
+                      t.acc_in_stride);
+    else
+      k_loop<M, true, false>(acc, kp / kKR, a, ars, aks, b, nullptr, false, &ds, t.acc_in, t.acc_in_stride);
     return;
   }
   prefetch_c_tile(c, c_stride, M, n, p.out_bytes);  // tile_blocking.hpp
@@ -215,8 +219,11 @@ void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t ars, size
         with_rows<kMR>(rows, [&](auto R) __attribute__((always_inline)) {
           constexpr int M = static_cast<int>(decltype(R)::value);
           __m256i unused[M][kNV];
-          k_loop<M, true>(unused, kp / kKR, a + ir * ars, ars, aks, b, pf, stream, &ds,
-                          t.acc_in ? t.acc_in + ir * t.acc_in_stride : nullptr, t.acc_in_stride);
+          const int32_t* in = t.acc_in ? t.acc_in + ir * t.acc_in_stride : nullptr;
+          if (pf || stream)
+            k_loop<M, true>(unused, kp / kKR, a + ir * ars, ars, aks, b, pf, stream, &ds, in, t.acc_in_stride);
+          else
+            k_loop<M, true, false>(unused, kp / kKR, a + ir * ars, ars, aks, b, nullptr, false, &ds, in, t.acc_in_stride);
         });
       },
       [&](size_t ir, size_t rows, const TileArgs& tr) {
