@@ -111,9 +111,6 @@ inline void run_row_tiles(size_t m, size_t mr, bool direct, const TileArgs& t, D
 // groups, a, b, pf, tile, last) is the kernel's K loop over the accumulators of tile 0 or 1 (read
 // first, written last, so they wait in L1 between chunks); in the last chunk (`last`) it may
 // store the tile from its registers instead (DirectStore). group_bytes is B's bytes per K group.
-// The largest K whose paired tiles store from the registers (DirectStore): see the kernels' tile_pair.
-constexpr size_t kPairDirectMaxK = 1024;
-
 template <class Acc0, class Acc1, class KLoop>
 inline __attribute__((always_inline)) void pair_over_k_chunks(Acc0& acc0, Acc1& acc1, size_t groups, size_t chunk,
                                                                size_t group_bytes, size_t kr, const uint8_t* a0,

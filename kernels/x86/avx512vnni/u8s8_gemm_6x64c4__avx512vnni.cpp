@@ -237,6 +237,11 @@ void tile(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_k
 // panel stopped the stream from memory at M = 8 (docs/kernel-notes.md#avx512vnni-avxvnni).
 constexpr size_t kChunk = 64;
 
+// The largest K (bytes of a K block) whose paired tiles store from the registers (DirectStore):
+// at K = 768 it gained 2-5% (M = 8-12); at K = 4096-8192 it lost 10-30% (8x2048x8192: 450 ->
+// 580 us), cause not found (docs/notes/issue-29.md).
+constexpr size_t kPairDirectMaxK = 1024;
+
 // Rows per call with A in place: 7-12 as a pair of tiles over B chunks (tile_pair), more as
 // consecutive tiles (row_tiles); the driver splits an MC block into calls of at most this many.
 constexpr uint32_t kRowsPerCall = 16 * kMR;
@@ -246,30 +251,38 @@ void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, const
                void* c, size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
   // Full s32/f32 tiles store from the registers at the end of the last chunk (DirectStore), the
   // driver's earlier K blocks (acc_in) loaded first; else through store_tile. Only up to
-  // kPairDirectMaxK: at K = 768 it gained 2-5% (M = 8-12), at K = 4096-8192 with A's rows a
-  // multiple of 4 KiB apart it lost 5-10%, cause not found (docs/notes/issue-29.md).
-  const bool direct = kp > 0 && kp <= kPairDirectMaxK && direct_store_ok(n, kNR, p);
-  __m512i acc0[M0][kNV], acc1[M1][kNV];
-  const int32_t* in = direct ? t.acc_in : nullptr;
-  const size_t is = t.acc_in_stride;
-  for (int v = 0; v < kNV; ++v) {
-    for (int i = 0; i < M0; ++i) acc0[i][v] = in ? _mm512_loadu_si512(in + i * is + 16 * v) : _mm512_setzero_si512();
-    for (int i = 0; i < M1; ++i)
-      acc1[i][v] = in ? _mm512_loadu_si512(in + (M0 + i) * is + 16 * v) : _mm512_setzero_si512();
-  }
+  // kPairDirectMaxK. The two ways are compiled apart: with the store's pointer a run-time choice
+  // in one loop, M = 8 at K = 4096-11008 ran 5-8% slower also where it stored through
+  // store_tile (docs/notes/issue-29.md).
   char* c1 = static_cast<char*>(c) + M0 * c_stride;
-  const DirectStore ds[2] = {direct_store(static_cast<char*>(c), c_stride, row_sum, p, j0),
-                             direct_store(c1, c_stride, row_sum + M0, p, j0)};
-  prefetch_c_tile(c, c_stride, M0 + M1, n, p.out_bytes);
-  pair_over_k_chunks(acc0, acc1, kp / kKR, kChunk, kNR * kKR, kKR, a, a + M0 * a_row_stride, b,
-                     static_cast<const char*>(t.b_next),
-                     [&](auto& acc, size_t groups, const uint8_t* at, const int8_t* bt, const char* pf, int tt,
-                         bool last) __attribute__((always_inline)) {
-                       k_loop(acc, groups, at, a_row_stride, kKR, bt, pf, false, direct && last ? &ds[tt] : nullptr);
-                     });
-  if (direct) return;
-  zmm::store_tile<M0, kNV>(acc0, n, row_sum, c, c_stride, p, t, j0);
-  zmm::store_tile<M1, kNV>(acc1, n, row_sum + M0, c1, c_stride, p, tile_rows_from(t, M0), j0);
+  auto run = [&](auto direct) __attribute__((always_inline)) {
+    constexpr bool kDirect = decltype(direct)::value;
+    __m512i acc0[M0][kNV], acc1[M1][kNV];
+    const int32_t* in = kDirect ? t.acc_in : nullptr;
+    const size_t is = t.acc_in_stride;
+    for (int v = 0; v < kNV; ++v) {
+      for (int i = 0; i < M0; ++i) acc0[i][v] = in ? _mm512_loadu_si512(in + i * is + 16 * v) : _mm512_setzero_si512();
+      for (int i = 0; i < M1; ++i)
+        acc1[i][v] = in ? _mm512_loadu_si512(in + (M0 + i) * is + 16 * v) : _mm512_setzero_si512();
+    }
+    const DirectStore ds[2] = {direct_store(static_cast<char*>(c), c_stride, row_sum, p, j0),
+                               direct_store(c1, c_stride, row_sum + M0, p, j0)};
+    prefetch_c_tile(c, c_stride, M0 + M1, n, p.out_bytes);
+    pair_over_k_chunks(acc0, acc1, kp / kKR, kChunk, kNR * kKR, kKR, a, a + M0 * a_row_stride, b,
+                       static_cast<const char*>(t.b_next),
+                       [&](auto& acc, size_t groups, const uint8_t* at, const int8_t* bt, const char* pf, int tt,
+                           bool last) __attribute__((always_inline)) {
+                         k_loop(acc, groups, at, a_row_stride, kKR, bt, pf, false,
+                                kDirect && last ? &ds[tt] : nullptr);
+                       });
+    if (kDirect) return;
+    zmm::store_tile<M0, kNV>(acc0, n, row_sum, c, c_stride, p, t, j0);
+    zmm::store_tile<M1, kNV>(acc1, n, row_sum + M0, c1, c_stride, p, tile_rows_from(t, M0), j0);
+  };
+  if (kp > 0 && kp <= kPairDirectMaxK && direct_store_ok(n, kNR, p))
+    run(std::true_type{});
+  else
+    run(std::false_type{});
 }
 
 // More than two tiles of rows in one call (A in place; GemmConfig::max_rows_per_call):

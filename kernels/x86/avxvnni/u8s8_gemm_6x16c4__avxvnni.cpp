@@ -173,34 +173,22 @@ constexpr size_t kChunk = 256;
 template <int M0, int M1>
 void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t ars, const int8_t* b, const int32_t* row_sum, void* c,
                size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
-  // Full s32/f32 tiles store from the registers at the end of the last chunk (DirectStore), the
-  // driver's earlier K blocks (acc_in) loaded first; else through store_rows. Only up to
-  // kPairDirectMaxK: at K = 768 it gained 2-5% (M = 8-12), at K = 4096-8192 with A's rows a
-  // multiple of 4 KiB apart it lost 5-10%, cause not found (docs/notes/issue-29.md).
-  const bool direct = kp > 0 && kp <= kPairDirectMaxK && direct_store_ok(n, kNR, p);
+  // Through store_rows: the direct store at the end of the last chunk, as the AVX-512 VNNI
+  // kernel has it, left GCC keeping this kernel's accumulators in memory in that loop (16 ymm
+  // registers; 12x768x768 1.7x slower), or cost 5% at K = 4096 as a run-time choice
+  // (docs/notes/issue-29.md).
   __m256i acc0[M0][kNV], acc1[M1][kNV];
-  const int32_t* in = direct ? t.acc_in : nullptr;
-  const size_t is = t.acc_in_stride;
-  auto init = [&](int row, size_t v) {
-    return in ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + row * is + 8 * v)) : _mm256_setzero_si256();
-  };
   for (size_t v = 0; v < kNV; ++v) {
-    for (int i = 0; i < M0; ++i) acc0[i][v] = init(i, v);
-    for (int i = 0; i < M1; ++i) acc1[i][v] = init(M0 + i, v);
+    for (int i = 0; i < M0; ++i) acc0[i][v] = _mm256_setzero_si256();
+    for (int i = 0; i < M1; ++i) acc1[i][v] = _mm256_setzero_si256();
   }
-  char* c1 = static_cast<char*>(c) + M0 * c_stride;
-  const DirectStore ds[2] = {direct_store(static_cast<char*>(c), c_stride, row_sum, p, j0),
-                             direct_store(c1, c_stride, row_sum + M0, p, j0)};
   prefetch_c_tile(c, c_stride, M0 + M1, n, p.out_bytes);
   pair_over_k_chunks(acc0, acc1, kp / kKR, kChunk, kNR * kKR, kKR, a, a + M0 * ars, b,
                      static_cast<const char*>(t.b_next),
-                     [&](auto& acc, size_t groups, const uint8_t* at, const int8_t* bt, const char* pf, int tt,
-                         bool last) __attribute__((always_inline)) {
-                       k_loop(acc, groups, at, ars, kKR, bt, pf, false, direct && last ? &ds[tt] : nullptr);
-                     });
-  if (direct) return;
+                     [&](auto& acc, size_t groups, const uint8_t* at, const int8_t* bt, const char* pf, int, bool)
+                         __attribute__((always_inline)) { k_loop(acc, groups, at, ars, kKR, bt, pf); });
   store_rows<M0>(acc0, n, row_sum, c, c_stride, p, t, j0);
-  store_rows<M1>(acc1, n, row_sum + M0, c1, c_stride, p, tile_rows_from(t, M0), j0);
+  store_rows<M1>(acc1, n, row_sum + M0, static_cast<char*>(c) + M0 * c_stride, c_stride, p, tile_rows_from(t, M0), j0);
 }
 
 // Rows per call with A in place: 7-12 as a pair of tiles over B chunks (tile_pair), more as
