@@ -100,8 +100,9 @@ struct GemmConfig {
   // calls of at most this many rows.
   uint32_t max_rows_per_call = 0;
   // MC for a depth of kp bytes on a core with l2_bytes of L2 (the size detected at run time, so
-  // a kernel tuned on one CPU scales to another). The driver rounds it down to whole MR-row
-  // tiles. Null: A's block takes half of L2, at most 1024 rows.
+  // a kernel tuned on one CPU scales to another). The driver rounds it up to whole MR-row tiles
+  // and splits a task's rows into as few blocks of it as it can, of equal whole tiles. Null: A's
+  // block takes half of L2, at most 1024 rows.
   size_t (*mc_for_k)(size_t kp, size_t l2_bytes) = nullptr;
   // KC target on a core with l2_bytes of L2 (the driver rounds it to whole kc_units; a value
   // >= K turns K blocking off). Null: one panel's B block (NR x KC bytes) in a quarter of L2.

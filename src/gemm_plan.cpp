@@ -200,13 +200,16 @@ PlanOverrides read_overrides() {
   return o;
 }
 
-// MC, rows of A per cache block for a depth of kc bytes: the kernel's choice for this core's
-// L2, or an MC x kc block of A in half of L2, capped at 1024 rows. Always a multiple of MR: the
-// packers write whole MR-row tiles, and the A-pack area holds mc rows.
+// MC, the most rows of A per cache block for a depth of kc bytes: the kernel's choice for this
+// core's L2, or an MC x kc block of A in half of L2, capped at 1024 rows; rounded up to whole
+// MR-row tiles (the packers write whole tiles, and the A-pack area holds mc rows), so a block
+// may exceed the rule by less than a tile. Rounded down, M = 128 at K = 4096 (the AVX-512 VNNI
+// rule's 128 rows) ran as 126 + 2 rows, the weights streamed twice, the second time for a
+// 2-row tile (docs/notes/issue-29.md).
 size_t choose_mc(const GemmConfig& cfg, size_t kc, size_t l2, size_t override_rows) {
   size_t mc = cfg.mc_for_k ? cfg.mc_for_k(kc, l2) : std::min<size_t>(l2 / 2 / std::max<size_t>(kc, 1), 1024);
   if (override_rows) mc = override_rows;
-  return std::max<size_t>(cfg.mr, mc / cfg.mr * cfg.mr);
+  return round_up(std::max<size_t>(mc, 1), cfg.mr);
 }
 
 // KC, K values per K block for a padded depth kp: the kernel's target for this core's L2, or the
@@ -247,9 +250,12 @@ void plan_blocking(const PlanOverrides& ov, GemmPlan* P) {
   const size_t task_rows = (P->row_tiles + P->grid_rows - 1) / P->grid_rows * cfg.mr;
   P->kc = P->kp > (size_t{1} << 46) ? P->kp : choose_kc(cfg, P->kp, l2, ov.kc);
   P->k_blocks = P->kc ? (P->kp + P->kc - 1) / P->kc : 1;
-  // task_rows and choose_mc() are multiples of MR, so every MC block is whole MR-row tiles
-  // except the last one of a task.
-  P->mc = std::min(task_rows, choose_mc(cfg, P->kc, l2, ov.mc));
+  // A task's rows in as few MC blocks as choose_mc() allows, of equal whole MR-row tiles (the
+  // last one of a task shorter): 2048 rows with MC = 324 as 6 x 294 + 284, not 6 x 324 + 104.
+  const size_t mc_max = choose_mc(cfg, P->kc, l2, ov.mc);
+  const size_t rows = std::max<size_t>(1, std::min(task_rows, P->m));
+  const size_t blocks = (rows + mc_max - 1) / mc_max;
+  P->mc = std::min(task_rows, round_up((rows + blocks - 1) / blocks, cfg.mr));
   const size_t task_panels = (P->col_panels + P->grid_cols - 1) / P->grid_cols;
   const size_t part_budget = ov.part_bytes ? ov.part_bytes : l2 / 4;
   P->nc_panels = P->k_blocks > 1 ? std::min(task_panels, size_max(1, part_budget / (P->mc * cfg.nr * 4))) : 0;

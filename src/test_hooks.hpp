@@ -16,7 +16,7 @@ struct GemmBlocking {
   uint32_t mr, nr, kr;      // tile rows, columns, K group
   uint32_t kc_unit;         // the kernel's own K block, whose edges tests cross (GemmConfig::kc_unit; 0: KR)
   uint32_t max_m_unpacked;  // rows up to which A is read in place (0: always packed; may be UINT32_MAX)
-  size_t mc;                // rows per MC block at this K (a multiple of mr)
+  size_t mc;                // the most rows per MC block at this K (a multiple of mr)
   size_t kc;                // padded K values per K block at this K (kp when K is not blocked)
 };
 // False when the ISA is not available here.
@@ -27,7 +27,7 @@ bool gemm_tile_for_testing(Isa isa, uint32_t* mr, uint32_t* nr, uint32_t* kr) no
 // Smallest multiply-add count worth a task of its own (1: split every problem into as many
 // tasks as threads allow; 0: the default).
 void set_min_task_macs_for_testing(size_t macs) noexcept;
-// Rows per MC block before the driver rounds it to a multiple of MR (0: the kernel's own).
+// Rows per MC block before the driver rounds it up to a multiple of MR (0: the kernel's own).
 void set_mc_for_testing(size_t rows) noexcept;
 // Target K values per K block (KC) before the driver rounds it to the kernel's kc_unit (0: the
 // kernel's own, or a quarter of L2 for one panel's B block).

@@ -131,7 +131,7 @@ TEST_P(BlockingEdges, RowBlocks) {
 }
 
 // Row blocks that are not a multiple of MR, as a kernel's mc_for_k could return: the driver
-// rounds them down to whole tiles (before issue 13 the generic packer then wrote past the
+// rounds them up to whole tiles (before issue 13 the generic packer then wrote past the
 // A-pack area; the ASan build's redzones between scratch regions report that write).
 TEST_P(BlockingEdges, RowBlockNotAMultipleOfTheTile) {
   std::mt19937 rng(2);
