@@ -46,10 +46,14 @@ inline __m512i broadcast4(const uint8_t* p) {
 // The 16 K groups between two A prefetches unrolled whole: unrolled 4 times in a loop they ran
 // 5% slower at 128x11008x4096 (docs/notes/issue-29.md). Not under the SIMDe emulation, whose
 // intrinsics are functions: 16 x 24 of them per loop body took the compiler 15 minutes.
+// Nor is k_loop inlined there into its 54 call sites (a function per instantiation, 18): with
+// it inlined the emulated build took 11 minutes on this file, 1.5 without.
 #if defined(QGEMM_SIMDE_EMULATION)
 #define QGEMM_UNROLL_16_GROUPS _Pragma("GCC unroll 4")
+#define QGEMM_K_LOOP_INLINE __attribute__((noinline))
 #else
 #define QGEMM_UNROLL_16_GROUPS _Pragma("GCC unroll 16")
+#define QGEMM_K_LOOP_INLINE inline __attribute__((always_inline))
 #endif
 
 // How far ahead the first row tile of a panel fetches its own B when B comes from L3 or memory
@@ -67,11 +71,10 @@ constexpr size_t kStreamAhead = 8192;
 // group (8 test-and-branch pairs per 4 groups, 201 instructions where 145 do), 2-3% of the
 // 6-row tiles' time (docs/notes/issue-29.md).
 template <int M, bool FromZero = false, bool MayPrefetch = true>
-inline __attribute__((always_inline)) void k_loop(__m512i (&acc)[M][kNV], size_t groups, const uint8_t* a,
-                                                  size_t a_row_stride, size_t a_kgroup_stride, const int8_t* b,
-                                                  const char* pf, bool stream = false,
-                                                  const DirectStore* ds = nullptr, const int32_t* acc_in = nullptr,
-                                                  size_t acc_in_stride = 0) {
+QGEMM_K_LOOP_INLINE void k_loop(__m512i (&acc)[M][kNV], size_t groups, const uint8_t* a, size_t a_row_stride,
+                                size_t a_kgroup_stride, const int8_t* b, const char* pf, bool stream = false,
+                                const DirectStore* ds = nullptr, const int32_t* acc_in = nullptr,
+                                size_t acc_in_stride = 0) {
   const __m512i z = _mm512_setzero_si512();
   __m512i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
   __m512i c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
