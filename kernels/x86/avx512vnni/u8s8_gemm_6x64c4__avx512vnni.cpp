@@ -69,8 +69,9 @@ constexpr size_t kStreamAhead = 8192;
 // ds: the tile is stored from the registers (acc is not written). MayPrefetch = false: pf and
 // stream are null / false, and the loop has no test for them: GCC kept both tests in every K
 // group (8 test-and-branch pairs per 4 groups, 201 instructions where 145 do), 2-3% of the
-// 6-row tiles' time (docs/notes/issue-29.md).
-template <int M, bool FromZero = false, bool MayPrefetch = true>
+// 6-row tiles' time (docs/notes/issue-29.md). PfLines: lines of pf fetched per K group, 4 (a
+// whole B panel over the tile's K) or 1 (a quarter; kSpreadTiles).
+template <int M, bool FromZero = false, bool MayPrefetch = true, int PfLines = 4>
 QGEMM_K_LOOP_INLINE void k_loop(__m512i (&acc)[M][kNV], size_t groups, const uint8_t* a, size_t a_row_stride,
                                 size_t a_kgroup_stride, const int8_t* b, const char* pf, bool stream = false,
                                 const DirectStore* ds = nullptr, const int32_t* acc_in = nullptr,
@@ -113,10 +114,12 @@ QGEMM_K_LOOP_INLINE void k_loop(__m512i (&acc)[M][kNV], size_t groups, const uin
   auto k_group = [&]() __attribute__((always_inline)) {
     if (MayPrefetch && pf) {
       _mm_prefetch(pf, _MM_HINT_T0);
-      _mm_prefetch(pf + 64, _MM_HINT_T0);
-      _mm_prefetch(pf + 128, _MM_HINT_T0);
-      _mm_prefetch(pf + 192, _MM_HINT_T0);
-      pf += kNR * kKR;
+      if constexpr (PfLines >= 2) _mm_prefetch(pf + 64, _MM_HINT_T0);
+      if constexpr (PfLines == 4) {
+        _mm_prefetch(pf + 128, _MM_HINT_T0);
+        _mm_prefetch(pf + 192, _MM_HINT_T0);
+      }
+      pf += 64 * PfLines;
     }
     if (MayPrefetch && stream) {  // this tile's own B, kStreamAhead bytes ahead, into L2 (StageParams::b_stream)
       const char* q = reinterpret_cast<const char*>(b) + kStreamAhead;
@@ -291,11 +294,19 @@ void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, const
 // More than two tiles of rows in one call (A in place; GemmConfig::max_rows_per_call):
 // consecutive row tiles over the same B panel (run_row_tiles, tile_blocking.hpp), instead of a
 // return to the driver and a call per tile (docs/notes/issue-29.md).
+//
+// The next panel's B is fetched over the last kSpreadTiles tiles of the call, a quarter each (one
+// line per K group), not all in the last tile: there the weights from memory came at 4 lines
+// per K group, faster than memory gives them, and the tile waited (a tenth of the kernel's
+// samples at 128x4096x11008); spread over 4 tiles 128x4096x11008 ran 8% faster, over 2 or 8
+// tiles slower than over 4 (docs/notes/issue-29.md).
+constexpr int kSpreadLines = 1;
+constexpr size_t kSpreadTiles = 4;
 void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_kgroup_stride,
                const int8_t* b, const int32_t* row_sum, char* c, size_t c_stride, const StageParams& p,
                const TileArgs& t, size_t j0) {
   run_row_tiles(
-      m, kMR, direct_store_ok(n, kNR, p), t,
+      m, kMR, direct_store_ok(n, kNR, p), t, kSpreadTiles, kp / kKR * 64 * kSpreadLines,  // bytes per tile
       [&](size_t ir, size_t rows, const char* pf, bool stream) __attribute__((always_inline)) {
         const DirectStore ds = direct_store(c + ir * c_stride, c_stride, row_sum + ir, p, j0);
         with_rows<kMR>(rows, [&](auto R) __attribute__((always_inline)) {
@@ -303,8 +314,8 @@ void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_str
           __m512i unused[M][kNV];
           const int32_t* in = t.acc_in ? t.acc_in + ir * t.acc_in_stride : nullptr;
           if (pf || stream)
-            k_loop<M, true>(unused, kp / kKR, a + ir * a_row_stride, a_row_stride, a_kgroup_stride, b, pf, stream, &ds,
-                            in, t.acc_in_stride);
+            k_loop<M, true, true, kSpreadLines>(unused, kp / kKR, a + ir * a_row_stride, a_row_stride,
+                                                a_kgroup_stride, b, pf, stream, &ds, in, t.acc_in_stride);
           else
             k_loop<M, true, false>(unused, kp / kKR, a + ir * a_row_stride, a_row_stride, a_kgroup_stride, b, nullptr,
                                    false, &ds, in, t.acc_in_stride);
