@@ -322,9 +322,11 @@ Status plan_scratch(StageTables* tables, GemmPlan* P) {
 
 // The next panel's B goes to the kernel (TileArgs::b_next, prefetched by the VNNI kernels) only
 // when the weights are far larger than L2, i.e. stream from L3 or memory: there it keeps them
-// streaming during a panel's last tile; where they fit L2 or nearly it only costs load slots.
-// Where one tile covers a task's rows and the weights fit L3, only tiles of at least the
-// kernel's l3_prefetch_min_rows get it (docs/kernel-notes.md, "Prefetch").
+// streaming during a panel's last tiles; where they fit L2 or nearly it only costs load slots.
+// More than 4x L2, or more than 3x where a task runs more than two row tiles: 4 MiB of weights
+// (2048x2048) on a 1 MiB L2 gained 2-6% from it at M >= 32 and lost 5-30% at M = 4-8
+// (docs/notes/issue-29.md). Where one tile covers a task's rows and the weights fit L3, only
+// tiles of at least the kernel's l3_prefetch_min_rows get it (docs/kernel-notes.md, "Prefetch").
 void plan_prefetch(GemmPlan* P) {
   const double wbytes = static_cast<double>(P->n) * static_cast<double>(P->kp);
   const size_t l2 = cpu_features().l2_bytes, l3 = cpu_features().l3_bytes;
@@ -332,7 +334,8 @@ void plan_prefetch(GemmPlan* P) {
   const bool one_tile = task_rows <= P->cfg->mr;
   const bool beyond_l3 = l3 == 0 || wbytes > static_cast<double>(l3);
   const bool rows_enough = std::min<size_t>(P->m, P->cfg->mr) >= P->cfg->l3_prefetch_min_rows;
-  P->prefetch_next = wbytes > 4.0 * static_cast<double>(l2) && (!one_tile || beyond_l3 || rows_enough);
+  const double l2_times = task_rows > 2 * P->cfg->mr ? 3.0 : 4.0;
+  P->prefetch_next = wbytes > l2_times * static_cast<double>(l2) && (!one_tile || beyond_l3 || rows_enough);
 }
 
 }  // namespace
