@@ -77,14 +77,17 @@ inline bool direct_store_ok(size_t n, size_t nr, const StageParams& p) {
 // r * m / nt (sizes differ by at most one row; stepped without a division). With `direct`,
 // direct_tile(ir, rows, pf, stream) runs rows [ir, ir + rows) and stores them through
 // DirectStore; else array_tile(ir, rows, targs) through the kernel's array path. The first tile
-// may stream B (TileArgs::b_stream); the next panel (b_next) is fetched by the last `spread`
-// direct tiles, spread_bytes each from its start (by the last tile alone in the array path).
+// may stream B (TileArgs::b_stream); the next panel (b_next, panel_bytes) is fetched by the last
+// `spread` direct tiles (a power of two; fewer where the call has fewer tiles), a part each in
+// order, direct_tile's last argument the number of parts (by the last tile alone in the array
+// path).
 // Between two direct tiles only the store and the next tile's setup run (docs/notes/issue-29.md).
 template <class DirectTile, class ArrayTile>
-inline void run_row_tiles(size_t m, size_t mr, bool direct, const TileArgs& t, size_t spread, size_t spread_bytes,
+inline void run_row_tiles(size_t m, size_t mr, bool direct, const TileArgs& t, size_t spread, size_t panel_bytes,
                           DirectTile&& direct_tile, ArrayTile&& array_tile) {
   const size_t nt = (m + mr - 1) / mr, step = m / nt, rem = m % nt;
-  const size_t first_pf = nt > spread ? nt - spread : 0;
+  while (spread > nt) spread /= 2;  // a power of two no larger than nt: the tiles cover the panel
+  const size_t first_pf = nt - spread, part = panel_bytes / spread;
   const char* const b_next = static_cast<const char*>(t.b_next);
   size_t ir = 0, frac = 0;
   for (size_t r = 0; r < nt; ++r) {
@@ -95,8 +98,8 @@ inline void run_row_tiles(size_t m, size_t mr, bool direct, const TileArgs& t, s
       ++rows;
     }
     if (direct) {
-      direct_tile(ir, rows, b_next && r >= first_pf ? b_next + (r - first_pf) * spread_bytes : nullptr,
-                  r == 0 && t.b_stream);
+      direct_tile(ir, rows, b_next && r >= first_pf ? b_next + (r - first_pf) * part : nullptr, r == 0 && t.b_stream,
+                  spread);
     } else {
       TileArgs tr = tile_rows_from(t, ir);
       tr.b_next = r + 1 == nt ? t.b_next : nullptr;

@@ -70,7 +70,7 @@ constexpr size_t kStreamAhead = 8192;
 // stream are null / false, and the loop has no test for them: GCC kept both tests in every K
 // group (8 test-and-branch pairs per 4 groups, 201 instructions where 145 do), 2-3% of the
 // 6-row tiles' time (docs/notes/issue-29.md). PfLines: lines of pf fetched per K group, 4 (a
-// whole B panel over the tile's K) or 1 (a quarter; kSpreadTiles).
+// whole B panel over the tile's K), 2 or 1 (a half or a quarter of it; kSpreadTiles).
 template <int M, bool FromZero = false, bool MayPrefetch = true, int PfLines = 4>
 QGEMM_K_LOOP_INLINE void k_loop(__m512i (&acc)[M][kNV], size_t groups, const uint8_t* a, size_t a_row_stride,
                                 size_t a_kgroup_stride, const int8_t* b, const char* pf, bool stream = false,
@@ -299,26 +299,31 @@ void tile_pair(size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, const
 // line per K group), not all in the last tile: there the weights from memory came at 4 lines
 // per K group, faster than memory gives them, and the tile waited (a tenth of the kernel's
 // samples at 128x4096x11008); spread over 4 tiles 128x4096x11008 ran 8% faster, over 2 or 8
-// tiles slower than over 4 (docs/notes/issue-29.md).
-constexpr int kSpreadLines = 1;
+// tiles slower than over 4. A call of 3 tiles spreads it over 2, a half each: over its 3 tiles,
+// a quarter each, the fourth quarter unfetched, 16x4096x4096 ran 8% slower; in its last tile,
+// 13-16x4096x11008 15-20% slower (docs/notes/issue-29.md).
 constexpr size_t kSpreadTiles = 4;
 void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t a_row_stride, size_t a_kgroup_stride,
                const int8_t* b, const int32_t* row_sum, char* c, size_t c_stride, const StageParams& p,
                const TileArgs& t, size_t j0) {
   run_row_tiles(
-      m, kMR, direct_store_ok(n, kNR, p), t, kSpreadTiles, kp / kKR * 64 * kSpreadLines,  // bytes per tile
-      [&](size_t ir, size_t rows, const char* pf, bool stream) __attribute__((always_inline)) {
+      m, kMR, direct_store_ok(n, kNR, p), t, kSpreadTiles, kp * kNR,
+      [&](size_t ir, size_t rows, const char* pf, bool stream, size_t parts) __attribute__((always_inline)) {
         const DirectStore ds = direct_store(c + ir * c_stride, c_stride, row_sum + ir, p, j0);
         with_rows<kMR>(rows, [&](auto R) __attribute__((always_inline)) {
           constexpr int M = static_cast<int>(decltype(R)::value);
           __m512i unused[M][kNV];
           const int32_t* in = t.acc_in ? t.acc_in + ir * t.acc_in_stride : nullptr;
-          if (pf || stream)
-            k_loop<M, true, true, kSpreadLines>(unused, kp / kKR, a + ir * a_row_stride, a_row_stride,
-                                                a_kgroup_stride, b, pf, stream, &ds, in, t.acc_in_stride);
+          const uint8_t* at = a + ir * a_row_stride;
+          if (pf && parts == 2)
+            k_loop<M, true, true, 2>(unused, kp / kKR, at, a_row_stride, a_kgroup_stride, b, pf, stream, &ds, in,
+                                     t.acc_in_stride);
+          else if (pf || stream)  // parts == kSpreadTiles, or no pf
+            k_loop<M, true, true, 1>(unused, kp / kKR, at, a_row_stride, a_kgroup_stride, b, pf, stream, &ds, in,
+                                     t.acc_in_stride);
           else
-            k_loop<M, true, false>(unused, kp / kKR, a + ir * a_row_stride, a_row_stride, a_kgroup_stride, b, nullptr,
-                                   false, &ds, in, t.acc_in_stride);
+            k_loop<M, true, false>(unused, kp / kKR, at, a_row_stride, a_kgroup_stride, b, nullptr, false, &ds, in,
+                                   t.acc_in_stride);
         });
       },
       [&](size_t ir, size_t rows, const TileArgs& tr) {

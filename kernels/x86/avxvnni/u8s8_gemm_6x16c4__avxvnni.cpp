@@ -202,7 +202,7 @@ void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t ars, size
                const int32_t* row_sum, char* c, size_t c_stride, const StageParams& p, const TileArgs& t, size_t j0) {
   run_row_tiles(
       m, kMR, direct_store_ok(n, kNR, p), t, 1, 0,  // the next panel in the last tile alone
-      [&](size_t ir, size_t rows, const char* pf, bool stream) __attribute__((always_inline)) {
+      [&](size_t ir, size_t rows, const char* pf, bool stream, size_t) __attribute__((always_inline)) {
         const DirectStore ds = direct_store(c + ir * c_stride, c_stride, row_sum + ir, p, j0);
         with_rows<kMR>(rows, [&](auto R) __attribute__((always_inline)) {
           constexpr int M = static_cast<int>(decltype(R)::value);
