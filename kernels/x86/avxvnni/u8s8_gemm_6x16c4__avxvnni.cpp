@@ -38,8 +38,9 @@ constexpr size_t kStreamAhead = 8192;
 // FromZero: the accumulators start at zero, or at acc_in's rows when given (acc is not read);
 // ds: the tile is stored from the registers through DirectStore (tile_blocking.hpp; acc is not
 // written). MayPrefetch = false: pf and stream are null / false, and the loop has no test for
-// them (as in the AVX-512 VNNI kernel).
-template <int M, bool FromZero = false, bool MayPrefetch = true>
+// them (as in the AVX-512 VNNI kernel). Unroll2: two K groups per loop iteration (the row
+// tiles, M > 12; docs/kernel-notes.md#avx512vnni-avxvnni).
+template <int M, bool FromZero = false, bool MayPrefetch = true, bool Unroll2 = false>
 inline __attribute__((always_inline)) void k_loop(__m256i (&acc)[M][kNV], size_t groups, const uint8_t* a,
                                                   size_t ars, size_t aks, const int8_t* b, const char* pf,
                                                   bool stream = false, const DirectStore* ds = nullptr, const int32_t* acc_in = nullptr,
@@ -67,7 +68,7 @@ inline __attribute__((always_inline)) void k_loop(__m256i (&acc)[M][kNV], size_t
   const uint8_t* ar[M];
   for (int i = 0; i < M; ++i) ar[i] = a + static_cast<size_t>(i) * ars;
   size_t off = 0;
-  for (size_t g = 0; g < groups; ++g) {
+  auto k_group = [&]() __attribute__((always_inline)) {
     if (MayPrefetch && pf) {  // the next panel's B (StageParams::b_next): one K group, one line, per K group
       _mm_prefetch(pf, _MM_HINT_T0);
       pf += kNR * kKR;
@@ -85,6 +86,12 @@ inline __attribute__((always_inline)) void k_loop(__m256i (&acc)[M][kNV], size_t
 #undef QGEMM_ROW
     off += aks;
     b += kNR * kKR;
+  };
+  if constexpr (Unroll2) {
+#pragma GCC unroll 2
+    for (size_t g = 0; g < groups; ++g) k_group();
+  } else {
+    for (size_t g = 0; g < groups; ++g) k_group();
   }
   if (ds) {
     // As in the AVX-512 VNNI kernel: the column vectors are loaded again for every row (folded
@@ -209,9 +216,10 @@ void row_tiles(size_t m, size_t n, size_t kp, const uint8_t* a, size_t ars, size
           __m256i unused[M][kNV];
           const int32_t* in = t.acc_in ? t.acc_in + ir * t.acc_in_stride : nullptr;
           if (pf || stream)
-            k_loop<M, true>(unused, kp / kKR, a + ir * ars, ars, aks, b, pf, stream, &ds, in, t.acc_in_stride);
+            k_loop<M, true, true, true>(unused, kp / kKR, a + ir * ars, ars, aks, b, pf, stream, &ds, in, t.acc_in_stride);
           else
-            k_loop<M, true, false>(unused, kp / kKR, a + ir * ars, ars, aks, b, nullptr, false, &ds, in, t.acc_in_stride);
+            k_loop<M, true, false, true>(unused, kp / kKR, a + ir * ars, ars, aks, b, nullptr, false, &ds, in,
+                                         t.acc_in_stride);
         });
       },
       [&](size_t ir, size_t rows, const TileArgs& tr) {
