@@ -84,6 +84,9 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
     return ymm::store_tile<kMR, kNV>(acc, m, n, row_sum, c, c_stride, *p, *t, j0);
   }
   const uint8_t* flags = a + kTileInfo;
+  const bool one_row = R == 1 && a[2] != 0;  // the one-row layout (u8s8_gemm_4x16c4_common.hpp)
+  const size_t fast_gb = one_row ? kFast1GroupBytes : kFastGroupBytes;
+  const size_t exact_gb = one_row ? kExact1GroupBytes : kExactGroupBytes;
   uint64_t fast = 0, exact = 0;
   for (size_t blk = 0, g0 = 0; blk < blocks;) {
     const uint8_t kind = flags[blk];
@@ -92,12 +95,12 @@ void tile_packed(size_t m, size_t n, size_t kp, const uint8_t* a, const int8_t* 
     const size_t g1 = size_min(groups, end * kBlockGroups), count = g1 - g0;
     const int8_t* bg = b + g0 * kNR * kKR;
     if (kind) {
-      exact_run<R>(reinterpret_cast<const int16_t*>(ap), bg, count, acc, pfd);
-      ap += count * kExactGroupBytes;
+      exact_run<R>(reinterpret_cast<const int16_t*>(ap), bg, count, acc, pfd, exact_gb / sizeof(int16_t));
+      ap += count * exact_gb;
       exact += end - blk;
     } else {
-      fast_block<R>(ap, kKR, kMR * kKR, bg, 0, count, acc, pfd);
-      ap += count * kFastGroupBytes;
+      fast_block<R>(ap, kKR, fast_gb, bg, 0, count, acc, pfd);
+      ap += count * fast_gb;
       fast += end - blk;
     }
     blk = end;

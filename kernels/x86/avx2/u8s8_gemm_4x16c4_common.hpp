@@ -50,9 +50,12 @@ QGEMM_INLINE int32_t load4(const uint8_t* p) {
 //     32 bytes per group;
 //   sign mode of a one-row tile (m = 1, mode byte 2): [kp/4][4 s8 s][4 bytes x], 8 bytes per
 //     group (at M = 1 the four-row layout read 32 bytes of A per 64 of B, and A no longer
-//     stayed in L1 beside the B stream once K passed about 1500: docs/kernel-notes.md#avx2).
+//     stayed in L1 beside the B stream once K passed about 1500: docs/kernel-notes.md#avx2);
+//   per-block mode of a one-row tile (m = 1, byte 2 of the tile info = 1, for the same reason):
+//     fast blocks [g][4 u8], 4 bytes per group; exact blocks [g][4 int16], 8 bytes per group.
 constexpr size_t kFastGroupBytes = kMR * kKR, kExactGroupBytes = kMR * kKR * sizeof(int16_t);
 constexpr size_t kSignGroupBytes = 2 * kMR * kKR, kSign1GroupBytes = 2 * kKR, kTileInfo = 64;
+constexpr size_t kFast1GroupBytes = kKR, kExact1GroupBytes = kKR * sizeof(int16_t);
 inline size_t packed_blocks(size_t kp) { return (kp / kKR + kBlockGroups - 1) / kBlockGroups; }
 inline size_t packed_header(size_t kp) { return kTileInfo + (packed_blocks(kp) + 63) / 64 * 64; }
 

@@ -443,10 +443,11 @@ QGEMM_INLINE void panel_colsum(const int8_t* b, size_t groups, __m256i (&cs)[kNV
 }
 
 // acc += exact loop over `count` groups of a packed exact stretch (A at aw, B at bg), rows
-// [0, R): the assembly loop for whole tiles, the intrinsic one below (rows 8 bytes apart).
+// [0, R): the assembly loop for whole tiles, the intrinsic one below (rows 8 bytes apart,
+// groups `group_stride` int16 apart: 16, or 4 in the one-row layout).
 template <size_t R>
 QGEMM_INLINE void exact_run(const int16_t* aw, const int8_t* bg, size_t count, __m256i (&acc)[kMR][kNV],
-                            size_t pfd) {
+                            size_t pfd, size_t group_stride = kMR * kKR) {
   for (size_t h = 0; h < kNV; ++h) {
     __m256i pc[R][2];
 #if QGEMM_AVX2_ASM
@@ -457,7 +458,7 @@ QGEMM_INLINE void exact_run(const int16_t* aw, const int8_t* bg, size_t count, _
 #endif
     {
       (void)pfd;
-      exact_pass<R>(aw, kKR, kMR * kKR, bg + 32 * h, count, pc);
+      exact_pass<R>(aw, kKR, group_stride, bg + 32 * h, count, pc);
     }
     fold_pass<R>(pc, acc, h);
   }

@@ -167,6 +167,10 @@ void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, ui
     const int o = sign_offset(m, k, a, lda);
     if (o != 0) return pack_sign(m, k, kp, a, lda, o, dst);
   }
+  // A one-row tile keeps row 0 alone (4 or 8 bytes per group, not 16 or 32).
+  const bool one_row = m == 1;
+  const size_t rows = one_row ? 1 : kMR;
+  dst[2] = one_row ? 1 : 0;
   for (size_t blk = 0; blk < blocks; ++blk) {
     const size_t g0 = blk * kBlockGroups, g1 = size_min(groups, g0 + kBlockGroups);
     const size_t k0 = g0 * kKR, k1 = size_min(k, g1 * kKR);
@@ -176,7 +180,15 @@ void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, ui
     auto row16 = [&](size_t i, size_t x) {
       return i < m ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i * lda + k0 + x)) : zero;
     };
-    if (full && !exact) {  // 4 groups of the 4 rows per step: a 4x4 transpose of dwords
+    if (full && one_row) {  // row 0's block as it is, or widened
+      if (!exact) {
+        std::memcpy(out, a + k0, kBlockGroups * kKR);
+        out += kBlockGroups * kFast1GroupBytes;
+      } else {
+        for (size_t x = 0; x < kBlockGroups * kKR; x += 16, out += 32)
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_cvtepu8_epi16(row16(0, x)));
+      }
+    } else if (full && !exact) {  // 4 groups of the 4 rows per step: a 4x4 transpose of dwords
       for (size_t x = 0; x < kBlockGroups * kKR; x += 16, out += 64) {
         const __m128i r0 = row16(0, x), r1 = row16(1, x), r2 = row16(2, x), r3 = row16(3, x);
         const __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
@@ -199,11 +211,11 @@ void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, ui
       }
     } else if (!exact) {  // partial rows or K: element by element, zero padded
       for (size_t g = g0; g < g1; ++g)
-        for (size_t i = 0; i < kMR; ++i)
+        for (size_t i = 0; i < rows; ++i)
           for (size_t t = 0; t < kKR; ++t) *out++ = a_at(a, lda, m, k, i, g * kKR + t);
     } else {
       for (size_t g = g0; g < g1; ++g)
-        for (size_t i = 0; i < kMR; ++i)
+        for (size_t i = 0; i < rows; ++i)
           for (size_t t = 0; t < kKR; ++t, out += 2) {
             const int16_t v = a_at(a, lda, m, k, i, g * kKR + t);
             std::memcpy(out, &v, 2);
