@@ -68,6 +68,10 @@ inline __m512i broadcast4(const uint8_t* p) {
 //     unsafe (any byte >= 128):     [g][8 rows: lo = (a0, a2) as 2 x u16]
 //                                      [8 rows: hi = (a1, a3) as 2 x u16]   64 bytes per group
 // Rows past m and K past k are zeros. A run of consecutive chunks of one kind is one stretch.
+// A one-row tile (m = 1, read by tile_packed<1>) holds row 0 alone: safe [g][4 u8], 4 bytes per
+// group; unsafe [g][lo][hi], 8 bytes per group. In the eight-row layout A was a quarter (safe)
+// or half (unsafe) of B's bytes and left L1 beside the B stream at large K: 1x768x3072 ran at
+// 0.88-0.92x the GOPS of 1x3072x768, the same weights (docs/kernel-notes.md#avx512bw).
 size_t packed_chunks(size_t kp) { return (kp / kKR + kChunk - 1) / kChunk; }
 size_t packed_header(size_t kp) { return (packed_chunks(kp) + 63) / 64 * 64; }
 size_t a_tile_bytes(size_t kp) { return packed_header(kp) + kp / kKR * 64; }
@@ -101,6 +105,37 @@ void pack_a_tile(size_t m, size_t k, size_t kp, const uint8_t* a, size_t lda, ui
     }
     const bool exact = _mm512_movepi8_mask(any) != 0 || (tail & 0x80) != 0;
     dst[ch] = exact;
+    if (m == 1) {  // the one-row layout: 4 groups per step, then the last groups zero padded
+      const __m128i lo_bytes = _mm_set1_epi32(0x00FF00FF);
+      size_t x = 0;
+      for (; x + 16 <= len; x += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + k0 + x));
+        if (!exact) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out), v);
+          out += 16;
+        } else {
+          const __m128i lo = _mm_and_si128(v, lo_bytes), hi = _mm_srli_epi16(v, 8);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi32(lo, hi));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16), _mm_unpackhi_epi32(lo, hi));
+          out += 32;
+        }
+      }
+      for (size_t g = g0 + x / kKR; g < g1; ++g) {
+        uint32_t w = 0;
+        for (size_t t = 0; t < kKR; ++t)
+          if (g * kKR + t < k) w |= static_cast<uint32_t>(a[g * kKR + t]) << (8 * t);
+        if (!exact) {
+          std::memcpy(out, &w, 4);
+          out += 4;
+        } else {
+          const uint32_t lo = w & 0x00FF00FFu, hi = (w >> 8) & 0x00FF00FFu;
+          std::memcpy(out, &lo, 4);
+          std::memcpy(out + 4, &hi, 4);
+          out += 8;
+        }
+      }
+      continue;
+    }
     size_t x = 0;
     for (; x + 16 <= len; x += 16) {  // 4 k-groups of the 8 rows: an 8x4 transpose of dwords
       __m128i q[kMR];
@@ -170,6 +205,9 @@ void tile_packed(size_t n, size_t kp, const uint8_t* a, const int8_t* b, const i
   // docs/kernel-notes.md#avx512bw. A prefetch past the last panel touches nothing and never
   // faults.
   constexpr size_t pfd = 4096;
+  // A's bytes per group and the offset of the hi pairs (the one-row layout at M = 1).
+  constexpr size_t safe_gb = M == 1 ? kKR : kMR * kKR, exact_gb = M == 1 ? 2 * kKR : 2 * kMR * 4;
+  constexpr size_t hi_at = M == 1 ? 4 : 32;
   uint64_t n_maddubs = 0, n_exact = 0;
   for (size_t ch = 0, g0 = 0; ch < chunks;) {
     const uint8_t kind = flags[ch];
@@ -179,7 +217,7 @@ void tile_packed(size_t n, size_t kp, const uint8_t* a, const int8_t* b, const i
     const int8_t* bp = b + g0 * kNR * kKR;
     if (!kind) {
       n_maddubs += end - ch;
-      for (size_t g = 0; g < count; ++g, ap += kMR * kKR, bp += kNR * kKR) {
+      for (size_t g = 0; g < count; ++g, ap += safe_gb, bp += kNR * kKR) {
         _mm_prefetch(reinterpret_cast<const char*>(bp + pfd), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(bp + pfd + 64), _MM_HINT_T0);
         const __m512i b0 = _mm512_loadu_si512(bp);
@@ -195,7 +233,7 @@ void tile_packed(size_t n, size_t kp, const uint8_t* a, const int8_t* b, const i
       }
     } else {
       n_exact += end - ch;
-      for (size_t g = 0; g < count; ++g, ap += 2 * kMR * 4, bp += kNR * kKR) {
+      for (size_t g = 0; g < count; ++g, ap += exact_gb, bp += kNR * kKR) {
         _mm_prefetch(reinterpret_cast<const char*>(bp + pfd), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(bp + pfd + 64), _MM_HINT_T0);
         const __m512i w0 = _mm512_loadu_si512(bp);
@@ -207,7 +245,7 @@ void tile_packed(size_t n, size_t kp, const uint8_t* a, const int8_t* b, const i
 #define QGEMM_ROW(i)                                                                              \
   if constexpr (M > i) {                                                                          \
     const __m512i al = broadcast4(ap + 4 * i);                                                    \
-    const __m512i ah = broadcast4(ap + 32 + 4 * i);                                               \
+    const __m512i ah = broadcast4(ap + hi_at + 4 * i);                                            \
     c##i##0 = _mm512_add_epi32(_mm512_add_epi32(c##i##0, _mm512_madd_epi16(al, be0)), _mm512_madd_epi16(ah, bo0)); \
     c##i##1 = _mm512_add_epi32(_mm512_add_epi32(c##i##1, _mm512_madd_epi16(al, be1)), _mm512_madd_epi16(ah, bo1)); \
   }
